@@ -1,0 +1,92 @@
+package catalog
+
+// Labs is Racelab's curriculum, easiest first: the order a workshop runs
+// top to bottom. `go run ./checker verify` checks it against labs/ and
+// solutions/.
+var Labs = Catalog{
+	{
+		ID:         "hitcounter",
+		Title:      "Hit counter: adding up the shards of an access log",
+		Block:      SharedState,
+		Difficulty: 1,
+		Minutes:    10,
+		Python:     "threading.Lock and the GIL: counter += 1 is not atomic, even under the GIL; Go has no GIL, so unsynchronized updates are data races",
+		Summary:    "Tally reads every shard of a web access log at the same time, one goroutine per shard, and adds up the requests and the server errors.",
+		Points:     10,
+		Kinds:      []Kind{Race},
+		Files:      []string{"hitcounter.go"},
+		Tests: []string{
+			"TestTallyCountsEveryHit",
+			"TestTallyEmptyLog",
+			"TestTallyReadError",
+			"TestTallyMalformedLine",
+			"TestTallyReadsShardsInParallel",
+		},
+		Hints: []string{
+			"The race report names two goroutines and one line of Tally: every shard's goroutine reads and writes the same stats variable, and nothing orders those accesses. Under Python's GIL that only loses updates now and then; in Go it is a data race.",
+			"Each update of a variable shared by goroutines needs a happens-before edge: a sync.Mutex, an atomic, or a channel. Or share nothing: let each goroutine count its own shard and add the counts up once they are all done.",
+			"Declare a sync.Mutex next to stats (mu sync.Mutex // protects stats) and hold it only around the two updates inside the loop, not around the whole shard: the shards must still be read in parallel.",
+		},
+	},
+	{
+		ID:         "fares",
+		Title:      "Flight fares: the cheapest quote within a second",
+		Block:      Leaks,
+		Difficulty: 2,
+		Minutes:    15,
+		Python:     "concurrent.futures wait(timeout=...) / as_completed(timeout=...) walking away from unfinished futures; not joining threads leads to orphaned execution",
+		Summary:    "Asks every airline for a fare at once and returns the cheapest one that arrives within a timeout, ignoring late answers.",
+		Points:     20,
+		Kinds:      []Kind{Leak},
+		Files:      []string{"fares.go"},
+		Tests: []string{
+			"TestCheapestLeavesNoGoroutines",
+			"TestCheapestAsksAllAtOnce",
+			"TestCheapestSkipsErrors",
+			"TestCheapestNoFare",
+			"TestCheapestIgnoresLateSources",
+		},
+		Hints: []string{
+			"Read goleak's report: every leaked goroutine is in state `chan send` at the line marked TODO. Once the timeout has passed and Cheapest has returned, who is left to receive from `results`?",
+			"Like a future abandoned by `as_completed(timeout=...)`, the goroutine keeps running after Cheapest has returned; with an unbuffered channel it then waits forever for a receiver that has gone. Each sender needs a way to finish that does not depend on Cheapest still listening, and the airlines still quoting could be told to stop.",
+			"In Cheapest, derive `ctx, cancel := context.WithCancel(ctx)` with `defer cancel()` and pass that ctx to the sources; then send with `select { case results <- q: case <-ctx.Done(): }`. (Giving `results` a buffer of len(s.Sources) also works; a buffer of 1 does not.)",
+		},
+	},
+	{
+		ID:         "bank",
+		Title:      "Bank transfers between locked accounts",
+		Block:      Locks,
+		Difficulty: 2,
+		Minutes:    20,
+		Python:     "threading.Lock and \"deadlocks due to improper synchronization\": two threads, each holding one lock and waiting for the other",
+		Summary:    "Bank.Transfer locks the source and destination accounts, journals the transfer in a Ledger and moves the money, called from many goroutines in both directions.",
+		Points:     20,
+		Kinds:      []Kind{Deadlock},
+		Files:      []string{"bank.go"},
+		Tests:      []string{"TestTransfer", "TestTransferBothWays", "TestTransferLocksBothAccounts", "TestTransfersOverlap", "TestTransferConcurrent"},
+		Imports:    []string{"github.com/sasha-s/go-deadlock"},
+		Hints: []string{
+			"go-deadlock's report names two Lock calls in Transfer and two transfers that reached them in opposite orders. Picture alice→bob and bob→alice running at the same moment: which account does each hold, and which is it waiting for?",
+			"A deadlock needs a cycle: each goroutine holds a lock that the next one waits for. That cycle cannot form if every transfer takes its two account locks in the same order, whichever way the money goes.",
+			"Pick one order that every pair of accounts agrees on, such as comparing their ids, and lock the account that comes first in it first, then the other, whatever the direction of the transfer. Keep both locked until the money has moved. One lock for the whole bank is not a fix: transfers between different accounts must still overlap.",
+		},
+	},
+	{
+		ID:         "renderfarm",
+		Title:      "Render farm: animation frames rendered in worker processes",
+		Block:      Processes,
+		Difficulty: 3,
+		Minutes:    30,
+		Python:     "multiprocessing / ProcessPoolExecutor(max_workers=N) for CPU-bound work; pitfall: the overhead of spawning too many processes",
+		Summary:    "Farm.RenderAll renders animation frames in worker processes started by a Launcher and returns the images in frame order.",
+		Points:     30,
+		Kinds:      []Kind{Overspawn},
+		Files:      []string{"renderfarm.go"},
+		Tests:      []string{"TestRenderAll", "TestRenderAllCancelled"},
+		Hints: []string{
+			"ProcessPoolExecutor(max_workers=N) never runs more than N processes: it keeps N alive and gives each of them many tasks. A Worker can do the same: call Render as many times as you like before Close.",
+			"Start at most f.Workers goroutines. Each one launches one Worker, owns it for its whole life and closes it before it returns. Hand them frame indexes through a channel, and close the channel once every index has been sent.",
+			"Each pool goroutine: w, err := f.Launch(ctx); defer w.Close(); for i := range next { images[i], err = w.Render(frames[i]) }. The caller sends 0..len(frames)-1 on next, closes it and calls wg.Wait(); make sure a failed worker cannot leave that send blocked forever (select on ctx.Done()). Prefer one process per frame? Then take a token from a channel with room for f.Workers before Launch and give it back after Close.",
+		},
+	},
+}
