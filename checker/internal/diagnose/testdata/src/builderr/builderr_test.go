@@ -1,0 +1,5 @@
+package builderr
+
+import "testing"
+
+func TestTotal(t *testing.T) { Total() }

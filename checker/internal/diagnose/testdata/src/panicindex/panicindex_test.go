@@ -1,0 +1,7 @@
+package panicindex
+
+import "testing"
+
+func TestSquares(t *testing.T) {
+	Squares(4)
+}

@@ -1,0 +1,5 @@
+package veterr
+
+import "testing"
+
+func TestLabel(t *testing.T) { Label("x") }
