@@ -1,0 +1,268 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/racelab/racelab/checker/internal/catalog"
+	"github.com/racelab/racelab/checker/internal/engine"
+	"github.com/racelab/racelab/checker/internal/report"
+	"github.com/racelab/racelab/checker/internal/runner"
+)
+
+// checkOptions are the flags of check and run.
+type checkOptions struct {
+	json       bool
+	junit      string
+	noColor    bool
+	verbose    bool
+	timeout    time.Duration
+	parallel   int
+	gomaxprocs int
+	solutions  bool
+}
+
+func (o *checkOptions) flags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.BoolVar(&o.json, "json", false, "print a JSON document (schema "+report.CheckSchema+") instead of text")
+	fs.StringVar(&o.junit, "junit", "", "also write JUnit XML to `FILE`")
+	fs.BoolVar(&o.noColor, "no-color", false, "never use colour (also: NO_COLOR=1)")
+	fs.DurationVar(&o.timeout, "timeout", runner.DefaultTime, "time limit for each lab's tests; the lab's processes are killed a little after")
+	fs.IntVar(&o.parallel, "parallel", 0, "labs to run at once (default: the number of CPUs)")
+	fs.IntVar(&o.gomaxprocs, "gomaxprocs", 0, "run the tests with this GOMAXPROCS (default: the machine's)")
+	fs.BoolVar(&o.solutions, "solutions", false, "run the reference solutions instead of the labs")
+	if name == "run" {
+		fs.BoolVar(&o.verbose, "v", false, "also print each lab's raw test output")
+	}
+	return fs
+}
+
+// Validate checks the options' values.
+func (o *checkOptions) Validate() error {
+	switch {
+	case o.timeout < time.Second:
+		return usagef("-timeout must be at least 1s, got %v", o.timeout)
+	case o.parallel < 0:
+		return usagef("-parallel must not be negative")
+	case o.gomaxprocs < 0:
+		return usagef("-gomaxprocs must not be negative")
+	case o.json && o.verbose:
+		return usagef("-v and -json do not go together: the JSON document already holds every finding")
+	}
+	return nil
+}
+
+// workspace is a resolved repository: its root, its cache and the engine
+// that runs its labs.
+type workspace struct {
+	root   string
+	cache  string
+	tc     engine.Toolchain
+	cat    catalog.Catalog
+	engine *engine.Engine
+}
+
+func openWorkspace(ctx context.Context, env Env) (*workspace, error) {
+	root, err := engine.FindRoot(env.Dir)
+	if err != nil {
+		return nil, err
+	}
+	cache := engine.CacheDir(root)
+	tc, err := engine.FindToolchain(ctx, filepath.Dir(cache))
+	if err != nil {
+		return nil, err
+	}
+	return &workspace{
+		root: root, cache: cache, tc: tc, cat: env.Catalog,
+		engine: &engine.Engine{Root: root, BinDir: filepath.Join(cache, "bin"), Toolchain: tc},
+	}, nil
+}
+
+func runCheck(ctx context.Context, env Env, args []string) error {
+	o := &checkOptions{}
+	pos, err := parse(o.flags("check"), args)
+	if err != nil {
+		return err
+	}
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	return check(ctx, env, o, pos, false)
+}
+
+func runRun(ctx context.Context, env Env, args []string) error {
+	o := &checkOptions{}
+	pos, err := parse(o.flags("run"), args)
+	if err != nil {
+		return err
+	}
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return usagef("name the lab(s) to run, for example `go run ./checker run %s`", env.Catalog[0].ID)
+	}
+	return check(ctx, env, o, pos, true)
+}
+
+// check runs labs and reports them: a table, or details when deep.
+func check(ctx context.Context, env Env, o *checkOptions, ids []string, deep bool) error {
+	labs, err := selectLabs(env.Catalog, ids)
+	if err != nil {
+		return err
+	}
+	ws, err := openWorkspace(ctx, env)
+	if err != nil {
+		return err
+	}
+	ws.engine.Parallel = o.parallel
+	ws.engine.Limits = runner.Limits{Time: o.timeout}
+	ws.engine.Progress = progressPrinter(env.Stderr, o.noColor)
+	var jobs []engine.Job
+	for _, l := range labs {
+		dir := l.Dir()
+		if o.solutions {
+			dir = l.SolutionDir()
+		}
+		jobs = append(jobs, engine.Job{Lab: l, Name: dir, Dir: dir, GOMAXPROCS: o.gomaxprocs})
+	}
+	outcomes, err := ws.engine.Run(ctx, jobs)
+	if err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if !o.solutions {
+		saveResults(ws, outcomes)
+	}
+	next := nextLab(ws, outcomes)
+	style := report.StyleFor(env.Stdout)
+	if o.noColor {
+		style = report.Style{}
+	}
+	switch {
+	case o.json:
+		nextID := ""
+		if next != nil {
+			nextID = next.ID
+		}
+		if err := report.JSON(env.Stdout, report.NewDocument(ws.tc.Version, outcomes, nextID)); err != nil {
+			return err
+		}
+	case deep:
+		for i, oc := range outcomes {
+			if i > 0 {
+				fmt.Fprintln(env.Stdout, "\n"+strings.Repeat("─", 72))
+			}
+			report.Details(env.Stdout, style, oc, o.verbose)
+		}
+	default:
+		report.Table(env.Stdout, style, outcomes, next)
+	}
+	if o.junit != "" {
+		if err := writeFile(o.junit, func(w io.Writer) error { return report.JUnit(w, outcomes) }); err != nil {
+			return fmt.Errorf("write the JUnit report: %w", err)
+		}
+	}
+	for _, oc := range outcomes {
+		if oc.Status == engine.Errored {
+			return fmt.Errorf("%s could not be run: %w", oc.Job.Dir, oc.Err)
+		}
+	}
+	for _, oc := range outcomes {
+		if oc.Status != engine.Fixed {
+			return errFailed
+		}
+	}
+	return nil
+}
+
+// nextLab is the first lab in curriculum order that is not known to be
+// fixed, from this run's outcomes or the last recorded ones.
+func nextLab(ws *workspace, outcomes []engine.Outcome) *catalog.Lab {
+	st := loadState(ws.cache)
+	fixed := map[string]bool{}
+	for id, r := range st.Results {
+		if r.Status == string(engine.Fixed) && r.Hash == labHash(ws.root, ws.cat, id) {
+			fixed[id] = true
+		}
+	}
+	for _, o := range outcomes {
+		fixed[o.Job.Lab.ID] = o.Status == engine.Fixed
+	}
+	for _, l := range ws.cat {
+		if !fixed[l.ID] {
+			return &l
+		}
+	}
+	return nil
+}
+
+// progressPrinter shows progress on w: one redrawn line on a terminal, a
+// line per finished lab otherwise.
+func progressPrinter(w io.Writer, noColor bool) func(engine.Progress) {
+	tty := isTerminal(w)
+	style := report.StyleFor(w)
+	if noColor {
+		style = report.Style{}
+	}
+	var running []string
+	var mu sync.Mutex // protects running (calls are serialized, but keep it obvious)
+	return func(p engine.Progress) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch p.Phase {
+		case engine.Building:
+			if tty {
+				fmt.Fprintf(w, "\r\x1b[Kbuilding %d test binaries with -race…", p.Total)
+			}
+		case engine.Started:
+			running = append(running, p.Job.Name)
+			if tty {
+				fmt.Fprintf(w, "\r\x1b[Krunning %s…", strings.Join(running, ", "))
+			}
+		case engine.Finished:
+			for i, r := range running {
+				if r == p.Job.Name {
+					running = append(running[:i], running[i+1:]...)
+					break
+				}
+			}
+			if tty {
+				if p.Done == p.Total {
+					fmt.Fprint(w, "\r\x1b[K")
+				} else {
+					fmt.Fprintf(w, "\r\x1b[K%d/%d done; running %s…", p.Done, p.Total, strings.Join(running, ", "))
+				}
+				return
+			}
+			fmt.Fprintf(w, "[%d/%d] %-28s %s %s\n", p.Done, p.Total, p.Job.Name, report.StatusText(p.Outcome),
+				style.Dim(p.Outcome.Duration.Round(10*time.Millisecond).String()))
+		}
+	}
+}
+
+// writeFile writes a file through fill, replacing it only when fill succeeds.
+func writeFile(name string, fill func(io.Writer) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(name), ".racelab-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := fill(tmp); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), name)
+}

@@ -1,0 +1,192 @@
+// Package report renders the engine's outcomes: a table and details for a
+// person at a terminal, a versioned JSON document for machines, and JUnit
+// XML for CI dashboards. It decides nothing; it only formats.
+package report
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/racelab/racelab/checker/internal/catalog"
+	"github.com/racelab/racelab/checker/internal/diagnose"
+	"github.com/racelab/racelab/checker/internal/engine"
+)
+
+// Style says how to decorate text.
+type Style struct{ Color bool }
+
+// StyleFor picks a style for w: colour only on a terminal, and never when
+// NO_COLOR is set (https://no-color.org) or TERM is "dumb".
+func StyleFor(w io.Writer) Style {
+	if os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb" {
+		return Style{}
+	}
+	f, ok := w.(*os.File)
+	if !ok {
+		return Style{}
+	}
+	st, err := f.Stat()
+	return Style{Color: err == nil && st.Mode()&os.ModeCharDevice != 0}
+}
+
+func (s Style) wrap(code, text string) string {
+	if !s.Color {
+		return text
+	}
+	return "\x1b[" + code + "m" + text + "\x1b[0m"
+}
+
+// Bold, Dim, Red, Green and Yellow decorate text when colour is on.
+func (s Style) Bold(t string) string   { return s.wrap("1", t) }
+func (s Style) Dim(t string) string    { return s.wrap("2", t) }
+func (s Style) Red(t string) string    { return s.wrap("31", t) }
+func (s Style) Green(t string) string  { return s.wrap("32", t) }
+func (s Style) Yellow(t string) string { return s.wrap("33", t) }
+
+// StatusText is a lab's status as a person reads it: "fixed", "broken: race".
+func StatusText(o engine.Outcome) string {
+	switch o.Status {
+	case engine.Broken:
+		return "broken: " + string(o.Result.Kind())
+	default:
+		return string(o.Status)
+	}
+}
+
+func (s Style) status(o engine.Outcome, width int) string {
+	text := fmt.Sprintf("%-*s", width, StatusText(o))
+	switch o.Status {
+	case engine.Fixed:
+		return s.Green(text)
+	case engine.Broken:
+		return s.Red(text)
+	default:
+		return s.Yellow(text)
+	}
+}
+
+// OneLine explains an outcome in one line.
+func OneLine(o engine.Outcome) string {
+	switch o.Status {
+	case engine.Fixed:
+		return fmt.Sprintf("all %d tests pass under -race", countTests(o))
+	case engine.Errored:
+		return "could not run: " + firstLine(o.Err.Error())
+	}
+	if f, ok := o.Result.Primary(); ok {
+		return f.Summary
+	}
+	return "failed"
+}
+
+func countTests(o engine.Outcome) int {
+	n := 0
+	for _, t := range o.Result.Tests {
+		if t.Status == diagnose.Pass {
+			n++
+		}
+	}
+	return n
+}
+
+// Table writes one row per outcome, then the summary and what to do next.
+func Table(w io.Writer, s Style, outcomes []engine.Outcome, next *catalog.Lab) {
+	idw, stw := len("LAB"), len("STATUS")
+	for _, o := range outcomes {
+		idw = max(idw, len(o.Job.Lab.ID))
+		stw = max(stw, len(StatusText(o)))
+	}
+	fmt.Fprintf(w, "%s  %s  %s\n", s.Bold(fmt.Sprintf("%-*s", idw, "LAB")), s.Bold(fmt.Sprintf("%-*s", stw, "STATUS")), s.Bold("WHY"))
+	for _, o := range outcomes {
+		fmt.Fprintf(w, "%-*s  %s  %s\n", idw, o.Job.Lab.ID, s.status(o, stw), OneLine(o))
+	}
+	fixed := 0
+	for _, o := range outcomes {
+		if o.Status == engine.Fixed {
+			fixed++
+		}
+	}
+	fmt.Fprintf(w, "\n%s of %d labs fixed.\n", s.Bold(fmt.Sprint(fixed)), len(outcomes))
+	if next != nil {
+		fmt.Fprintf(w, "Next: %s — %s (%s, difficulty %d, about %d min)\n", s.Bold(next.ID), next.Title, next.Block, next.Difficulty, next.Minutes)
+		fmt.Fprintf(w, "  go run ./checker run %-12s every finding in full\n", next.ID)
+		fmt.Fprintf(w, "  go run ./checker hint %-11s a hint, one at a time\n", next.ID)
+	} else if fixed == len(outcomes) && len(outcomes) > 0 {
+		fmt.Fprintln(w, s.Green("Every lab is fixed. Well done."))
+	}
+}
+
+// Details writes everything known about one outcome: every finding with
+// its explanation and evidence, and the tests' outcomes. verbose adds the
+// raw output.
+func Details(w io.Writer, s Style, o engine.Outcome, verbose bool) {
+	l := o.Job.Lab
+	fmt.Fprintf(w, "%s — %s\n", s.Bold(l.ID), l.Title)
+	fmt.Fprintf(w, "%s\n", s.Dim(fmt.Sprintf("%s · %s · difficulty %d · about %d min · Python: %s", o.Job.Dir, l.Block, l.Difficulty, l.Minutes, l.Python)))
+	fmt.Fprintf(w, "%s  %s\n", s.status(o, 0), s.Dim(o.Duration.Round(10*time.Millisecond).String()))
+	if o.Status == engine.Errored {
+		fmt.Fprintf(w, "\n%s\n", o.Err)
+		return
+	}
+	for i, f := range o.Result.Findings {
+		fmt.Fprintf(w, "\n%s %s", s.Bold(fmt.Sprintf("%d.", i+1)), s.Red(string(f.Kind)))
+		if f.Test != "" {
+			fmt.Fprintf(w, " in %s", f.Test)
+		}
+		if f.Count > 1 {
+			fmt.Fprintf(w, s.Dim(" (reported %d times)"), f.Count)
+		}
+		fmt.Fprintf(w, "\n   %s\n", f.Summary)
+		if f.File != "" {
+			fmt.Fprintf(w, "   at %s\n", s.Bold(f.Location()))
+		}
+		fmt.Fprintf(w, "\n%s\n", indent(f.Explanation, "   "))
+		if f.Evidence != "" {
+			fmt.Fprintf(w, "\n   %s\n%s\n", s.Dim("evidence:"), s.Dim(indent(f.Evidence, "   | ")))
+		}
+	}
+	if len(o.Result.Tests) > 0 {
+		fmt.Fprintf(w, "\n%s\n", s.Bold("tests:"))
+		for _, t := range o.Result.Tests {
+			mark := s.Green("pass")
+			switch t.Status {
+			case diagnose.Fail:
+				mark = s.Red("FAIL")
+			case diagnose.Skip:
+				mark = s.Dim("skip")
+			case diagnose.Unfinished:
+				mark = s.Yellow("did not finish")
+			}
+			fmt.Fprintf(w, "   %-4s %s %s\n", mark, t.Name, s.Dim(t.Elapsed.Round(time.Millisecond).String()))
+		}
+	}
+	if verbose {
+		fmt.Fprintf(w, "\n%s\n%s\n", s.Bold("output:"), indent(strings.TrimRight(o.Output(), "\n"), "   "))
+		if o.Run.Truncated {
+			fmt.Fprintln(w, s.Dim("   (output truncated)"))
+		}
+	}
+	if o.Status == engine.Broken {
+		fmt.Fprintf(w, "\n%s go run ./checker hint %s    %s go test -race ./%s\n", s.Dim("stuck?"), l.ID, s.Dim("raw output:"), o.Job.Dir)
+	}
+}
+
+func indent(text, prefix string) string {
+	lines := strings.Split(text, "\n")
+	for i, l := range lines {
+		if l != "" {
+			lines[i] = prefix + l
+		} else {
+			lines[i] = strings.TrimRight(prefix, " ")
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
