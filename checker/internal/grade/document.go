@@ -1,0 +1,113 @@
+package grade
+
+import (
+	"encoding/xml"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/racelab/racelab/checker/internal/report"
+)
+
+// Schema names the version of the grade document; see the package comment.
+const Schema = "racelab.grade/v1"
+
+// Document is a submission's grade as JSON.
+type Document struct {
+	Schema     string   `json:"schema"`
+	Submission string   `json:"submission"`
+	Go         string   `json:"go"`
+	Points     int      `json:"points"`
+	MaxPoints  int      `json:"max_points"`
+	DurationMS int64    `json:"duration_ms"`
+	BoundMS    int64    `json:"bound_ms"`
+	Labs       []LabDoc `json:"labs"`
+	Warnings   []string `json:"warnings"`
+}
+
+// LabDoc is one lab's grade.
+type LabDoc struct {
+	ID        string              `json:"id"`
+	Status    string              `json:"status"`
+	Points    int                 `json:"points"`
+	MaxPoints int                 `json:"max_points"`
+	Reason    string              `json:"reason"`
+	Rejected  []Rejection         `json:"rejected,omitempty"`
+	Tests     []report.TestDoc    `json:"tests"`
+	Findings  []report.FindingDoc `json:"findings"`
+}
+
+// NewDocument converts a result.
+func NewDocument(r Result) Document {
+	got, most := r.Points()
+	d := Document{Schema: Schema, Submission: r.Submission, Go: r.GoVersion, Points: got, MaxPoints: most,
+		DurationMS: r.Duration.Milliseconds(), BoundMS: r.Bound.Milliseconds(), Labs: []LabDoc{}, Warnings: r.Warnings}
+	if d.Warnings == nil {
+		d.Warnings = []string{}
+	}
+	for _, l := range r.Labs {
+		ld := LabDoc{ID: l.Lab.ID, Status: string(l.Status), Points: l.Points, MaxPoints: l.Lab.Points,
+			Reason: l.Reason, Rejected: l.Rejected, Tests: []report.TestDoc{}, Findings: report.FindingDocs(l.Findings)}
+		for _, t := range l.Tests {
+			ld.Tests = append(ld.Tests, report.TestDoc{Name: t.Name, Status: string(t.Status), ElapsedMS: t.Elapsed.Milliseconds()})
+		}
+		d.Labs = append(d.Labs, ld)
+	}
+	return d
+}
+
+// JUnit writes the grade as JUnit XML: one test case per lab.
+func JUnit(w io.Writer, r Result) error {
+	type failure struct {
+		Message string `xml:"message,attr"`
+		Type    string `xml:"type,attr"`
+		Text    string `xml:",chardata"`
+	}
+	type testcase struct {
+		Name      string   `xml:"name,attr"`
+		Classname string   `xml:"classname,attr"`
+		Time      string   `xml:"time,attr"`
+		Failure   *failure `xml:"failure,omitempty"`
+		Error     *failure `xml:"error,omitempty"`
+	}
+	type testsuite struct {
+		XMLName  xml.Name   `xml:"testsuite"`
+		Name     string     `xml:"name,attr"`
+		Tests    int        `xml:"tests,attr"`
+		Failures int        `xml:"failures,attr"`
+		Errors   int        `xml:"errors,attr"`
+		Time     string     `xml:"time,attr"`
+		Cases    []testcase `xml:"testcase"`
+	}
+	suite := testsuite{Name: r.Submission, Time: fmt.Sprintf("%.3f", r.Duration.Seconds())}
+	for _, l := range r.Labs {
+		tc := testcase{Name: l.Lab.ID, Classname: "racelab.grade", Time: fmt.Sprintf("%.3f", l.Duration.Seconds())}
+		var text strings.Builder
+		for _, rj := range l.Rejected {
+			fmt.Fprintf(&text, "rejected %s: %s\n", rj.File, rj.Reason)
+		}
+		for _, f := range l.Findings {
+			fmt.Fprintf(&text, "%s: %s %s\n", f.Kind, f.Summary, f.Location())
+		}
+		switch l.Status {
+		case Fail:
+			tc.Failure = &failure{Message: l.Reason, Type: "fail", Text: text.String()}
+			suite.Failures++
+		case Error:
+			tc.Error = &failure{Message: l.Reason, Type: "error", Text: text.String()}
+			suite.Errors++
+		}
+		suite.Cases = append(suite.Cases, tc)
+	}
+	suite.Tests = len(suite.Cases)
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(suite); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
