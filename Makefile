@@ -1,0 +1,60 @@
+# Racelab's make targets. The labs are broken on purpose: `make test` proves
+# they fail for their declared reasons; it never runs them as if they should
+# pass.
+
+GO      ?= go
+RUNS    ?= 20
+export GORACE ?= atexit_sleep_ms=0
+
+.PHONY: test unit solutions labcheck labs verify lint tidy golden bench clean help
+
+help:
+	@echo "make test      the project's own tests: checker, solutions, each lab failing as declared"
+	@echo "make labs      the learner's view: every lab's verdict (broken until fixed)"
+	@echo "make verify    maintainers: every lab, solution and variant, RUNS=$(RUNS) runs at GOMAXPROCS 1 and 2"
+	@echo "make lint      gofmt, go vet, go.mod tidiness"
+	@echo "make golden    re-record the classifier's test runs and expected findings"
+	@echo "make bench     checker speed against plain go test"
+
+test: lint unit solutions labcheck
+
+# The checker's own tests, under the race detector.
+unit:
+	$(GO) test -race -count=1 ./checker/...
+
+# The reference solutions pass with plain go test.
+solutions:
+	$(GO) test -race -count=1 ./solutions/...
+
+# Every lab fails for exactly its declared kinds, every solution and variant
+# ends as declared, once at GOMAXPROCS 1 and once at 2.
+labcheck:
+	$(GO) run ./checker verify -runs 1 -no-color
+
+# The main job, as a learner sees it. Exit status 1 means "some lab is still
+# broken", which is the point; 2 and 3 are real errors.
+labs:
+	@$(GO) run ./checker; status=$$?; test $$status -le 1
+
+verify:
+	$(GO) run ./checker verify -runs $(RUNS)
+
+lint: tidy
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	# go vet's default suite includes copylocks, waitgroup, loopclosure and
+	# lostcancel, which go test's own vet run leaves out.
+	$(GO) vet ./checker/... ./solutions/...
+
+tidy:
+	$(GO) mod tidy -diff
+
+golden:
+	$(GO) test ./checker/internal/diagnose -run TestGolden -record -update
+
+bench:
+	$(GO) run ./checker/internal/bench
+
+# The checker keeps test binaries and learner state in the user cache.
+clean:
+	rm -rf "$${XDG_CACHE_HOME:-$$HOME/.cache}/racelab"
