@@ -97,19 +97,34 @@ func checkLockOrder(t *testing.T) {
 
 // waitTransfers waits for wg, at most stuckWait, and fails t with the
 // stacks of the transfers still running if they do not finish in time.
+// It stops waiting at once if go-deadlock reports a lock-order inversion
+// while it waits: go-deadlock reports before taking the lock that would
+// block, so a freeze may follow at any moment, and the verdict is already
+// known.
 func waitTransfers(t *testing.T, wg *sync.WaitGroup) bool {
 	t.Helper()
+	m := lockReports.mark()
 	done := make(chan struct{})
 	go func() { // exits when every transfer has returned
 		wg.Wait()
 		close(done)
 	}()
-	select {
-	case <-done:
-		return true
-	case <-time.After(stuckWait):
-		t.Errorf("deadlock: transfers still running after %v, each waiting for an account lock another one holds; want every transfer to finish. Stuck goroutines:\n%s", stuckWait, stuckTransfers())
-		return false
+	poll := time.NewTicker(5 * time.Millisecond)
+	defer poll.Stop()
+	timeout := time.After(stuckWait)
+	for {
+		select {
+		case <-done:
+			return true
+		case <-poll.C:
+			if n, _ := lockReports.since(m); n > 0 {
+				t.Errorf("deadlock: while transfers ran at the same time, go-deadlock saw them take account locks in opposite orders, so they can freeze at any moment; the test stopped waiting for them. Goroutines inside Transfer:\n%s", stuckTransfers())
+				return false
+			}
+		case <-timeout:
+			t.Errorf("deadlock: transfers still running after %v, each waiting for an account lock another one holds; want every transfer to finish. Stuck goroutines:\n%s", stuckWait, stuckTransfers())
+			return false
+		}
 	}
 }
 
