@@ -6,7 +6,7 @@ GO      ?= go
 RUNS    ?= 20
 export GORACE ?= atexit_sleep_ms=0
 
-.PHONY: test unit solutions labcheck labs verify lint tidy golden bench clean help
+.PHONY: test unit solutions labcheck labs verify lint tidy golden bench test2json clean help
 
 help:
 	@echo "make test      the project's own tests: checker, solutions, each lab failing as declared"
@@ -54,6 +54,13 @@ golden:
 
 bench:
 	$(GO) run ./checker/internal/bench
+
+# Refresh the copy of the toolchain's test2json converter from this Go.
+test2json:
+	src="$$($(GO) env GOROOT)/src/cmd/internal/test2json"; \
+	cp "$$src"/test2json.go "$$src"/test2json_test.go checker/internal/test2json/ && \
+	rm -rf checker/internal/test2json/testdata && cp -r "$$src"/testdata checker/internal/test2json/
+	$(GO) test ./checker/internal/test2json
 
 # The checker keeps test binaries and learner state in the user cache.
 clean:

@@ -198,7 +198,7 @@ func (e *Engine) runOne(ctx context.Context, j Job, b runner.Built) Outcome {
 		}
 		res, err := runner.Run(ctx, runner.Exec{
 			Binary: b.Binary, Dir: dir, Package: ModulePath + "/" + filepath.ToSlash(j.Dir),
-			Args: j.Args, Env: env, ExtraFiles: files, Limits: e.Limits, Test2JSON: e.Toolchain.Test2JSON,
+			Args: j.Args, Env: env, ExtraFiles: files, Limits: e.Limits,
 		})
 		if after != nil {
 			after(res)

@@ -14,10 +14,9 @@ import (
 
 // Toolchain is the Go toolchain the checker drives.
 type Toolchain struct {
-	Go        string // path of the go command
-	Version   string // e.g. "go1.26.8"
-	Test2JSON string // path of the toolchain's test2json
-	Env       []string
+	Go      string // path of the go command
+	Version string // e.g. "go1.26.8"
+	Env     []string
 }
 
 // A SetupError is a problem with the machine, not with the learner's code,
@@ -26,9 +25,9 @@ type SetupError struct{ Msg string }
 
 func (e *SetupError) Error() string { return e.Msg }
 
-// FindToolchain locates go, checks that -race can work (cgo and a C
-// compiler), and finds test2json. The go command's answers are cached in
-// cacheDir, keyed by the go binary, so later calls cost one stat.
+// FindToolchain locates go and checks that -race can work (cgo and a C
+// compiler). The go command's answers are cached in cacheDir, keyed by the
+// go binary, so later calls cost one stat.
 func FindToolchain(ctx context.Context, cacheDir string) (Toolchain, error) {
 	goPath, err := exec.LookPath("go")
 	if err != nil {
@@ -40,7 +39,7 @@ func FindToolchain(ctx context.Context, cacheDir string) (Toolchain, error) {
 	if key != "" {
 		if data, err := os.ReadFile(filepath.Join(cacheDir, "toolchain-"+key+".json")); err == nil {
 			var cached Toolchain
-			if json.Unmarshal(data, &cached) == nil && cached.Test2JSON != "" && fileExists(cached.Test2JSON) && envAgrees() {
+			if json.Unmarshal(data, &cached) == nil && cached.Version != "" && envAgrees() {
 				cached.Env = env
 				cached.Go = goPath
 				return cached, nil
@@ -69,13 +68,8 @@ func FindToolchain(ctx context.Context, cacheDir string) (Toolchain, error) {
 	if _, err := exec.LookPath(cc[0]); err != nil {
 		return Toolchain{}, &SetupError{fmt.Sprintf("the race detector needs a C compiler and %q is not installed: install gcc (`apt install gcc`) or clang, or point CC at one", cc[0])}
 	}
-	t2j, err := goOutput(ctx, goPath, "tool", "-n", "test2json")
-	if err != nil {
-		return Toolchain{}, &SetupError{"find test2json (`go tool -n test2json`): " + err.Error()}
-	}
-	tc.Test2JSON = strings.TrimSpace(string(t2j))
 	if key != "" {
-		if data, err := json.Marshal(Toolchain{Version: tc.Version, Test2JSON: tc.Test2JSON}); err == nil {
+		if data, err := json.Marshal(Toolchain{Version: tc.Version}); err == nil {
 			os.MkdirAll(cacheDir, 0o755)
 			os.WriteFile(filepath.Join(cacheDir, "toolchain-"+key+".json"), data, 0o644)
 		}
@@ -122,9 +116,4 @@ func atLeast(v string, major, minor int) bool {
 		return true // a development toolchain: let the build speak
 	}
 	return ma > major || ma == major && mi >= minor
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }

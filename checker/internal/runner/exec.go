@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/racelab/racelab/checker/internal/diagnose"
+	"github.com/racelab/racelab/checker/internal/test2json"
 )
 
 // Limits bound one run of a test binary. Zero fields take the defaults.
@@ -70,8 +71,6 @@ type Exec struct {
 	// EOF when the binary exits.
 	ExtraFiles []*os.File
 	Limits     Limits
-	// Test2JSON is the toolchain's test2json binary (`go tool -n test2json`).
-	Test2JSON string
 }
 
 // A Result is what happened when a test binary ran.
@@ -197,7 +196,7 @@ loop:
 	if res.Killed != "" {
 		res.Exit = -1
 	}
-	res.Events, err = convert(e.Test2JSON, e.Package, res.Output)
+	res.Events, err = convert(e.Package, res.Output, waitErr)
 	if err != nil {
 		return res, err
 	}
@@ -219,16 +218,19 @@ func exitCode(err error) int {
 }
 
 // convert turns -test.v=test2json output into events with the toolchain's
-// own converter, so the events are exactly what `go test -json` prints.
-func convert(test2json, pkg string, output []byte) ([]diagnose.Event, error) {
-	cmd := exec.Command(test2json, "-p", pkg)
-	cmd.Stdin = bytes.NewReader(output)
-	var stdout bytes.Buffer
-	cmd.Stdout = &stdout
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("convert the test output with test2json: %w", err)
+// own converter (a copy, see package test2json), so the events are exactly
+// what `go test -json` prints.
+func convert(pkg string, output []byte, exitErr error) ([]diagnose.Event, error) {
+	var out bytes.Buffer
+	c := test2json.NewConverter(&out, pkg, 0)
+	if _, err := c.Write(output); err != nil {
+		return nil, err
 	}
-	return ParseEvents(&stdout)
+	c.Exited(exitErr)
+	if err := c.Close(); err != nil {
+		return nil, err
+	}
+	return ParseEvents(&out)
 }
 
 // ParseEvents reads a `go test -json` stream.

@@ -3,7 +3,6 @@ package runner
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,7 +14,7 @@ import (
 const root = "../../.."
 
 // built compiles the misbehave fixture once per test binary run.
-func built(t *testing.T) (string, string) {
+func built(t *testing.T) string {
 	t.Helper()
 	abs, err := filepath.Abs(root)
 	if err != nil {
@@ -30,18 +29,14 @@ func built(t *testing.T) (string, string) {
 	if b.Failed {
 		t.Fatalf("build failed:\n%s", b.Output)
 	}
-	t2j, err := exec.Command("go", "tool", "-n", "test2json").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b.Binary, strings.TrimSpace(string(t2j))
+	return b.Binary
 }
 
 func run(t *testing.T, misdeed string, lim Limits, env ...string) Result {
 	t.Helper()
-	bin, t2j := built(t)
+	bin := built(t)
 	res, err := Run(context.Background(), Exec{
-		Binary: bin, Dir: t.TempDir(), Package: "misbehave", Test2JSON: t2j, Limits: lim,
+		Binary: bin, Dir: t.TempDir(), Package: "misbehave", Limits: lim,
 		Env: append(os.Environ(), append(env, "MISBEHAVE="+misdeed, "GORACE=atexit_sleep_ms=0")...),
 	})
 	if err != nil {
