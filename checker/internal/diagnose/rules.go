@@ -471,7 +471,7 @@ func (d *diagnosis) panic(b block, lines []string, i int) int {
 		all := parseGoroutines(lines)
 		f := Finding{Kind: catalog.Kind(m[1]), Test: d.attribute(b, all), Title: titleWatchdog,
 			Summary: m[2], Evidence: excerpt(lines[i:], 20)}
-		f.Sites = d.blockedSites(all, false)
+		f.Sites = mutexFirst(d.blockedSites(all, false))
 		d.place(&f)
 		f.Explanation = "The test's watchdog found the test still running long after it should have finished, and stopped the test binary. " +
 			"Goroutines that wait on a sync.Mutex (or on I/O) are not durably blocked, so inside a synctest bubble fake time cannot move on: " +
@@ -832,43 +832,79 @@ func unfinished(tests []TestResult) string {
 // --- helpers ----------------------------------------------------------------------------
 
 // blockedSites lists, for each goroutine with frames in the lab, where it
-// waits and where it was started. bubbleOnly keeps synctest bubble members.
+// waits and where it was started: the learner's goroutines first, then the
+// tests', each group ordered by file and line so the same dump always reads
+// the same way, whatever order the runtime printed it in. bubbleOnly keeps
+// synctest bubble members.
 func (d *diagnosis) blockedSites(gs []goroutine, bubbleOnly bool) []Site {
-	var sites []Site
+	type pair struct{ wait, start Site }
+	var pairs []pair
 	for _, g := range gs {
 		if bubbleOnly && !g.Bubble || !waiting(g.State) {
 			continue
 		}
-		var wait, start Site
+		var p pair
 		for _, fr := range g.Frames {
 			s := d.relSite("", fr)
 			if !s.InLab {
 				continue
 			}
 			if fr.CreatedBy {
-				if start.File == "" {
-					start = s
-					start.Role = "started by the go statement here"
+				if p.start.File == "" {
+					p.start = s
+					p.start.Role = "started by the go statement here"
 				}
-			} else if wait.File == "" {
-				wait = s
-				wait.Role = "blocked in " + strings.TrimSuffix(g.State, " (durable)") + " here"
+			} else if p.wait.File == "" {
+				p.wait = s
+				p.wait.Role = "blocked in " + strings.TrimSuffix(g.State, " (durable)") + " here"
 			}
 		}
-		if wait.File == "" {
+		if p.wait.File == "" {
 			continue
 		}
-		// The learner's goroutines matter more than the test's own.
-		if isTestFile(wait.File) && isTestFile(start.File) {
-			sites = append(sites, wait)
-			continue
+		if isTestFile(p.wait.File) && isTestFile(p.start.File) {
+			p.start = Site{} // the test's own goroutines: where they wait is enough
 		}
-		sites = append([]Site{wait}, sites...)
-		if start.File != "" {
-			sites = insertAfter(sites, wait, start)
+		pairs = append(pairs, p)
+	}
+	learner := func(p pair) bool { return !isTestFile(p.wait.File) || !isTestFile(p.start.File) }
+	slices.SortStableFunc(pairs, func(a, b pair) int {
+		if la, lb := learner(a), learner(b); la != lb {
+			if la {
+				return -1
+			}
+			return 1
+		}
+		if c := strings.Compare(a.wait.File, b.wait.File); c != 0 {
+			return c
+		}
+		return a.wait.Line - b.wait.Line
+	})
+	var sites []Site
+	for _, p := range pairs {
+		sites = append(sites, p.wait)
+		if p.start.File != "" {
+			sites = append(sites, p.start)
 		}
 	}
 	return uniqSites(sites)
+}
+
+// mutexFirst moves the sites of goroutines waiting on a mutex to the front:
+// in a synctest bubble they are what keeps fake time from moving on.
+func mutexFirst(sites []Site) []Site {
+	isMutex := func(s Site) bool {
+		return strings.Contains(s.Role, "Mutex.Lock") || strings.Contains(s.Role, "RWMutex.RLock")
+	}
+	var first, rest []Site
+	for _, s := range sites {
+		if isMutex(s) && s.InLab {
+			first = append(first, s)
+		} else {
+			rest = append(rest, s)
+		}
+	}
+	return append(first, rest...)
 }
 
 // runningSites lists where the lab's code was executing in goroutines that
@@ -890,15 +926,6 @@ func (d *diagnosis) runningSites(gs []goroutine) []Site {
 		}
 	}
 	return sites
-}
-
-func insertAfter(sites []Site, after, s Site) []Site {
-	for i := range sites {
-		if sites[i] == after {
-			return slices.Insert(sites, i+1, s)
-		}
-	}
-	return append(sites, s)
 }
 
 func uniqSites(sites []Site) []Site {
