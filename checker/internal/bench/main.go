@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/racelab/racelab/checker/internal/catalog"
+	"github.com/racelab/racelab/checker/internal/fsutil"
 )
 
 func main() {
@@ -58,7 +59,7 @@ func run(runs, coldRuns, watchRuns, verifyRuns int) error {
 	}
 	defer os.RemoveAll(tmp)
 	copyDir := filepath.Join(tmp, "repo")
-	if err := copyRepo(root, copyDir); err != nil {
+	if err := fsutil.CopyPaths(root, copyDir, "go.mod", "go.sum", "labs", "solutions", "checker"); err != nil {
 		return err
 	}
 	checker := filepath.Join(tmp, "racelab")
@@ -295,28 +296,4 @@ func loadavg() string {
 		return "?"
 	}
 	return strings.Join(f[:3], " ")
-}
-
-// copyRepo copies what the checker and go test need into dst.
-func copyRepo(src, dst string) error {
-	for _, p := range []string{"go.mod", "go.sum", "labs", "solutions", "checker"} {
-		err := filepath.WalkDir(filepath.Join(src, p), func(path string, d os.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
-			}
-			rel, _ := filepath.Rel(src, path)
-			data, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			if err := os.MkdirAll(filepath.Dir(filepath.Join(dst, rel)), 0o755); err != nil {
-				return err
-			}
-			return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
-		})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -144,10 +144,7 @@ func check(ctx context.Context, env Env, o *checkOptions, ids []string, deep boo
 		saveResults(ws, outcomes)
 	}
 	next := nextLab(ws, outcomes)
-	style := report.StyleFor(env.Stdout)
-	if o.noColor {
-		style = report.Style{}
-	}
+	style := styleFor(env.Stdout, o.noColor)
 	switch {
 	case o.json:
 		nextID := ""
@@ -210,10 +207,7 @@ func nextLab(ws *workspace, outcomes []engine.Outcome) *catalog.Lab {
 // line per finished lab otherwise.
 func progressPrinter(w io.Writer, noColor bool) func(engine.Progress) {
 	tty := isTerminal(w)
-	style := report.StyleFor(w)
-	if noColor {
-		style = report.Style{}
-	}
+	style := styleFor(w, noColor)
 	var running []string
 	var mu sync.Mutex // protects running (calls are serialized, but keep it obvious)
 	return func(p engine.Progress) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/racelab/racelab/checker/internal/catalog"
 	"github.com/racelab/racelab/checker/internal/engine"
+	"github.com/racelab/racelab/checker/internal/report"
 )
 
 // Exit codes, decided in one place.
@@ -236,7 +237,15 @@ func selectLabs(cat catalog.Catalog, ids []string) ([]catalog.Lab, error) {
 	return labs, nil
 }
 
-// stderrIsTerminal reports whether progress can redraw one line.
+// styleFor is the output style for w, plain when the user asked for no colour.
+func styleFor(w io.Writer, noColor bool) report.Style {
+	if noColor {
+		return report.Style{}
+	}
+	return report.StyleFor(w)
+}
+
+// isTerminal reports whether progress can redraw one line.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {

@@ -81,10 +81,7 @@ func runGrade(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	s := report.StyleFor(env.Stdout)
-	if o.noColor {
-		s = report.Style{}
-	}
+	s := styleFor(env.Stdout, o.noColor)
 	failed, errored := false, false
 	for i, sub := range o.submissions {
 		abs, err := filepath.Abs(filepath.Join(env.Dir, sub))

@@ -82,10 +82,7 @@ func runList(_ context.Context, env Env, args []string) error {
 	if o.json {
 		return report.JSON(env.Stdout, entries)
 	}
-	s := report.StyleFor(env.Stdout)
-	if o.noColor {
-		s = report.Style{}
-	}
+	s := styleFor(env.Stdout, o.noColor)
 	w := env.Stdout
 	fmt.Fprintf(w, "%s\n", s.Bold(fmt.Sprintf("%-3s %-12s %-16s %-10s %-4s %s", "#", "LAB", "BLOCK", "DIFFICULTY", "MIN", "STATUS")))
 	block := ""
@@ -247,10 +244,7 @@ func runWatch(ctx context.Context, env Env, args []string) error {
 		return nil
 	}
 	ws.engine.Limits = runner.Limits{Time: o.timeout}
-	s := report.StyleFor(env.Stdout)
-	if o.noColor {
-		s = report.Style{}
-	}
+	s := styleFor(env.Stdout, o.noColor)
 	dir := filepath.Join(ws.root, lab.Dir())
 	job := engine.Job{Lab: lab, Name: lab.Dir(), Dir: lab.Dir()}
 	last := snapshot(dir)

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/racelab/racelab/checker/internal/report"
 	"github.com/racelab/racelab/checker/internal/verify"
 )
 
@@ -75,10 +74,7 @@ func runVerify(ctx context.Context, env Env, args []string) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	s := report.StyleFor(env.Stdout)
-	if o.noColor {
-		s = report.Style{}
-	}
+	s := styleFor(env.Stdout, o.noColor)
 	w := env.Stdout
 	for _, p := range rep.Problems {
 		fmt.Fprintf(w, "%s %s\n", s.Red("problem:"), p)

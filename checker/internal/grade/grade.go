@@ -68,6 +68,7 @@ import (
 	"github.com/racelab/racelab/checker/internal/catalog"
 	"github.com/racelab/racelab/checker/internal/diagnose"
 	"github.com/racelab/racelab/checker/internal/engine"
+	"github.com/racelab/racelab/checker/internal/fsutil"
 	"github.com/racelab/racelab/checker/internal/runner"
 )
 
@@ -438,39 +439,11 @@ func without(env []string, keys ...string) []string {
 
 // copyPristine copies go.mod, go.sum and the labs into tree.
 func copyPristine(root, tree string, labs []catalog.Lab) error {
-	for _, f := range []string{"go.mod", "go.sum"} {
-		if err := copyFile(filepath.Join(root, f), filepath.Join(tree, f)); err != nil {
-			return err
-		}
-	}
+	paths := []string{"go.mod", "go.sum"}
 	for _, l := range labs {
-		src, dst := filepath.Join(root, l.Dir()), filepath.Join(tree, l.Dir())
-		err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			rel, _ := filepath.Rel(src, p)
-			if d.IsDir() {
-				return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-			}
-			return copyFile(p, filepath.Join(dst, rel))
-		})
-		if err != nil {
-			return err
-		}
+		paths = append(paths, l.Dir())
 	}
-	return nil
-}
-
-func copyFile(src, dst string) error {
-	data, err := os.ReadFile(src)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(dst, data, 0o644)
+	return fsutil.CopyPaths(root, tree, paths...)
 }
 
 // buildPlain builds the gradable labs without their tests and returns the
@@ -558,6 +531,18 @@ func compareSubmission(root, sub string, labs []catalog.Lab) []string {
 			check(filepath.ToSlash(filepath.Join(l.Dir(), e.Name())))
 		}
 	}
+	// The checker grades with its own code; an edited copy has no effect,
+	// but the learner should hear that. WalkDir does not follow links.
+	filepath.WalkDir(filepath.Join(sub, "checker"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || seen > 10000 || len(warns) >= maxWarnings {
+			return filepath.SkipAll
+		}
+		if !d.IsDir() {
+			rel, _ := filepath.Rel(sub, p)
+			check(filepath.ToSlash(rel))
+		}
+		return nil
+	})
 	return warns
 }
 

@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/racelab/racelab/checker/internal/runner"
 )
 
 // noFollow makes opening a submitted file fail if it is a symbolic link,
@@ -64,7 +65,7 @@ func killMarked(marker string) int {
 	// Reap the ones re-parented to the grader, so no zombie is left.
 	deadline := time.Now().Add(2 * time.Second)
 	for _, pid := range found {
-		for time.Now().Before(deadline) && parentOf(pid) == self {
+		for time.Now().Before(deadline) && runner.ParentPID(pid) == self {
 			var ws syscall.WaitStatus
 			if got, _ := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil); got == pid {
 				break
@@ -73,23 +74,4 @@ func killMarked(marker string) int {
 		}
 	}
 	return len(found)
-}
-
-// parentOf reads a process's parent from /proc, or 0 when it is gone.
-func parentOf(pid int) int {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 2 {
-		return 0
-	}
-	p, _ := strconv.Atoi(f[1])
-	return p
 }

@@ -306,11 +306,17 @@ func bytesString(n int64) string {
 func reapAdopted(pids []int) {
 	self := os.Getpid()
 	for _, pid := range pids {
-		if ppid, ok := procField(pid, 1); ok && ppid == self {
+		if ParentPID(pid) == self {
 			var ws syscall.WaitStatus
 			syscall.Wait4(pid, &ws, 0, nil)
 		}
 	}
+}
+
+// ParentPID returns a process's parent, or 0 when it is gone.
+func ParentPID(pid int) int {
+	ppid, _ := procField(pid, 1)
+	return ppid
 }
 
 // procField reads field i (0 is the state) after the command name in

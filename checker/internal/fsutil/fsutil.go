@@ -1,0 +1,48 @@
+// Package fsutil copies parts of a repository, for the grader's scratch
+// trees, the benchmark's copy and the tests' copies.
+package fsutil
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// CopyPaths copies each of paths (files or directories, relative to src)
+// from src to dst. Symbolic links are not followed, and not copied.
+func CopyPaths(src, dst string, paths ...string) error {
+	for _, p := range paths {
+		err := filepath.WalkDir(filepath.Join(src, p), func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, err := filepath.Rel(src, path)
+			if err != nil {
+				return err
+			}
+			switch {
+			case d.IsDir():
+				return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+			case !d.Type().IsRegular():
+				return nil
+			}
+			return CopyFile(path, filepath.Join(dst, rel))
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CopyFile copies one regular file, creating dst's directory.
+func CopyFile(src, dst string) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(dst, data, 0o644)
+}
