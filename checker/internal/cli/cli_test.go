@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/racelab/racelab/checker/internal/catalog"
+	"github.com/racelab/racelab/checker/internal/fsutil"
 	"github.com/racelab/racelab/checker/internal/report"
 )
 
@@ -55,22 +56,8 @@ func root(t *testing.T) string {
 func copyRepo(t *testing.T, replace map[string]string) string {
 	t.Helper()
 	src, dst := root(t), t.TempDir()
-	for _, p := range []string{"go.mod", "go.sum", "labs", "solutions", "checker/testdata/variants"} {
-		err := filepath.WalkDir(filepath.Join(src, p), func(path string, d os.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
-			}
-			rel, _ := filepath.Rel(src, path)
-			data, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			os.MkdirAll(filepath.Dir(filepath.Join(dst, rel)), 0o755)
-			return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+	if err := fsutil.CopyPaths(src, dst, "go.mod", "go.sum", "labs", "solutions", "checker/testdata/variants"); err != nil {
+		t.Fatal(err)
 	}
 	for to, from := range replace {
 		data, err := os.ReadFile(filepath.Join(src, from))
@@ -214,6 +201,18 @@ func TestSolvedCopy(t *testing.T) {
 	code, out, _ = run(t, dir, "run", "bank", "hitcounter")
 	if code != ExitPass || !strings.Contains(out, "fixed") || strings.Contains(out, "broken") {
 		t.Errorf("run: exit %d\n%s", code, out)
+	}
+}
+
+// TestWatch runs watch mode on a solved lab: it reports the lab fixed and,
+// with -exit-when-fixed, returns.
+func TestWatch(t *testing.T) {
+	isolate(t)
+	l := catalog.Labs[0]
+	dir := copyRepo(t, map[string]string{filepath.Join(l.Dir(), l.Files[0]): filepath.Join(l.SolutionDir(), l.Files[0])})
+	code, out, errOut := run(t, dir, "watch", "-exit-when-fixed", l.ID)
+	if code != ExitPass || !strings.Contains(out, "fixed") || !strings.Contains(out, "watching "+l.Dir()) {
+		t.Errorf("exit %d\n%s\n%s", code, out, errOut)
 	}
 }
 
