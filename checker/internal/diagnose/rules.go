@@ -989,8 +989,8 @@ func lockOrderSummary(s []Site) string {
 		return "two locks are taken in opposite orders: " + pairs(s)
 	}
 	if short(s[0]) == short(s[2]) && short(s[1]) == short(s[3]) {
-		return fmt.Sprintf("locks taken in argument order (%s, then %s): calls with the arguments swapped take them in the opposite order",
-			quoted(s[0]), quoted(s[1]))
+		return fmt.Sprintf("%s then %s lock two mutexes in argument order, so swapped calls lock them the other way round",
+			short(s[0]), short(s[1]))
 	}
 	return fmt.Sprintf("one call locks %s then %s; another locks them the other way round (%s then %s)",
 		quoted(s[0]), quoted(s[1]), quoted(s[2]), quoted(s[3]))

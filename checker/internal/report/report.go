@@ -101,7 +101,7 @@ func Table(w io.Writer, s Style, outcomes []engine.Outcome, next *catalog.Lab) {
 	}
 	fmt.Fprintf(w, "%s  %s  %s\n", s.Bold(fmt.Sprintf("%-*s", idw, "LAB")), s.Bold(fmt.Sprintf("%-*s", stw, "STATUS")), s.Bold("WHY"))
 	for _, o := range outcomes {
-		fmt.Fprintf(w, "%-*s  %s  %s\n", idw, o.Job.Lab.ID, s.status(o, stw), OneLine(o))
+		fmt.Fprintf(w, "%-*s  %s  %s\n", idw, o.Job.Lab.ID, s.status(o, stw), clip(OneLine(o), 110))
 	}
 	fixed := 0
 	for _, o := range outcomes {
@@ -172,6 +172,22 @@ func Details(w io.Writer, s Style, o engine.Outcome, verbose bool) {
 	if o.Status == engine.Broken {
 		fmt.Fprintf(w, "\n%s go run ./checker hint %s    %s go test -race ./%s\n", s.Dim("stuck?"), l.ID, s.Dim("raw output:"), o.Job.Dir)
 	}
+}
+
+// clip shortens a one-line summary for the table, at the end of a clause
+// when it can; `run` shows it whole.
+func clip(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	cut := s[:max]
+	if i := strings.LastIndex(cut, "; "); i > max/3 {
+		return s[:i] + " …"
+	}
+	if i := strings.LastIndex(cut, " "); i > 0 {
+		cut = cut[:i]
+	}
+	return cut + " …"
 }
 
 func indent(text, prefix string) string {
