@@ -222,7 +222,7 @@ func exitCode(err error) int {
 // what `go test -json` prints.
 func convert(pkg string, output []byte, exitErr error) ([]diagnose.Event, error) {
 	var out bytes.Buffer
-	c := test2json.NewConverter(&out, pkg, 0)
+	c := test2json.NewConverter(&out, pkg, test2json.Timestamp) // as go test -json: times and elapsed
 	if _, err := c.Write(output); err != nil {
 		return nil, err
 	}

@@ -142,3 +142,21 @@ func TestBuildReportsEachPackage(t *testing.T) {
 		t.Error("two targets share one binary path")
 	}
 }
+
+// TestEventsCarryElapsed: test durations survive the conversion (the
+// converter records them only in its timestamp mode).
+func TestEventsCarryElapsed(t *testing.T) {
+	events, err := convert("p", []byte("\x16=== RUN   TestX\n\x16--- FAIL: TestX (0.47s)\n\x16FAIL\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range events {
+		if e.Action == "fail" && e.Test == "TestX" {
+			if e.Elapsed != 0.47 {
+				t.Errorf("Elapsed = %v, want 0.47", e.Elapsed)
+			}
+			return
+		}
+	}
+	t.Errorf("no fail event for TestX in %+v", events)
+}
