@@ -168,6 +168,9 @@ func Grade(ctx context.Context, o Options) (Result, error) {
 	if st, err := os.Stat(filepath.Join(o.Submission, "labs")); err != nil || !st.IsDir() {
 		return res, fmt.Errorf("%s does not look like a copy of Racelab: it has no labs/ folder (pass the folder that holds go.mod and labs/)", o.Submission)
 	}
+	if err := checkPristine(o.Root, o.Labs); err != nil {
+		return res, err
+	}
 	scratch, err := os.MkdirTemp(o.Scratch, "racelab-grade-")
 	if err != nil {
 		return res, fmt.Errorf("create a scratch directory: %w", err)
@@ -435,6 +438,30 @@ func without(env []string, keys ...string) []string {
 		}
 	}
 	return out
+}
+
+// checkPristine makes sure the grader grades against the real tests: in
+// its own repository, every file of a lab that learners do not edit must be
+// identical to the solution's copy, as verify requires.
+func checkPristine(root string, labs []catalog.Lab) error {
+	for _, l := range labs {
+		ents, err := os.ReadDir(filepath.Join(root, l.Dir()))
+		if err != nil {
+			return fmt.Errorf("read the grader's own %s: %w", l.Dir(), err)
+		}
+		for _, e := range ents {
+			if e.IsDir() || !strings.HasSuffix(e.Name(), ".go") || slices.Contains(l.Files, e.Name()) {
+				continue
+			}
+			a, errA := os.ReadFile(filepath.Join(root, l.Dir(), e.Name()))
+			b, errB := os.ReadFile(filepath.Join(root, l.SolutionDir(), e.Name()))
+			if errA != nil || errB != nil || !bytes.Equal(a, b) {
+				return fmt.Errorf("the grader's own %s/%s is not pristine (it differs from %s/%s): grade from a clean clone of Racelab, or restore it with `git checkout -- %s`",
+					l.Dir(), e.Name(), l.SolutionDir(), e.Name(), l.Dir())
+			}
+		}
+	}
+	return nil
 }
 
 // copyPristine copies go.mod, go.sum and the labs into tree.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/racelab/racelab/checker/internal/catalog"
 	"github.com/racelab/racelab/checker/internal/engine"
+	"github.com/racelab/racelab/checker/internal/fsutil"
 	"github.com/racelab/racelab/checker/internal/runner"
 )
 
@@ -242,6 +243,26 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// TestGraderNeedsPristineTests: a grader whose own tests were edited
+// refuses to grade, saying which file and how to fix it.
+func TestGraderNeedsPristineTests(t *testing.T) {
+	root, err := filepath.Abs(repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grader := t.TempDir()
+	if err := fsutil.CopyPaths(root, grader, "go.mod", "go.sum", "labs", "solutions"); err != nil {
+		t.Fatal(err)
+	}
+	l := catalog.Labs[0]
+	test := filepath.Join(grader, l.Dir(), l.ID+"_test.go")
+	write(t, test, []byte("package "+l.ID+"\n"))
+	_, err = Grade(context.Background(), Options{Root: grader, Submission: grader, Labs: catalog.Labs[:1]})
+	if err == nil || !strings.Contains(err.Error(), "not pristine") || !strings.Contains(err.Error(), l.ID+"_test.go") {
+		t.Errorf("got %v, want an error naming %s_test.go as not pristine", err, l.ID)
+	}
 }
 
 func TestCheckSource(t *testing.T) {
