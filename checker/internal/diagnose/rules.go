@@ -1028,13 +1028,6 @@ func stuckList(sites []Site) string {
 	return strings.Join(parts, "; ")
 }
 
-func shortFunc(fn string) string {
-	if i := strings.LastIndex(fn, "/"); i >= 0 {
-		return fn[i+1:]
-	}
-	return fn
-}
-
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
 	return s

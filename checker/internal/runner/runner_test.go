@@ -83,9 +83,7 @@ func TestNothingOutlivesTheRun(t *testing.T) {
 	pid, _ := strconv.Atoi(string(data))
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		state, ok := procField(pid, 0)
-		_ = state
-		if !ok || isZombie(pid) {
+		if _, alive := procField(pid, 0); !alive || isZombie(pid) {
 			return
 		}
 		if time.Now().After(deadline) {
