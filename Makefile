@@ -6,14 +6,15 @@ GO      ?= go
 RUNS    ?= 20
 export GORACE ?= atexit_sleep_ms=0
 
-.PHONY: test unit solutions labcheck labs verify lint tidy golden bench test2json clean help
+.PHONY: test unit solutions labcheck labs verify lint tidy golden docs bench test2json clean help
 
 help:
 	@echo "make test      the project's own tests: checker, solutions, each lab failing as declared"
 	@echo "make labs      the learner's view: every lab's verdict (broken until fixed)"
-	@echo "make verify    maintainers: every lab, solution and variant, RUNS=$(RUNS) runs at GOMAXPROCS 1 and 2"
+	@echo "make verify    maintainers: every lab, solution and variant, RUNS=$(RUNS) runs at GOMAXPROCS 1, 2 and 8"
 	@echo "make lint      gofmt, go vet, go.mod tidiness"
 	@echo "make golden    re-record the classifier's test runs and expected findings"
+	@echo "make docs      regenerate the README's lab table and docs/curriculum.md from labs/*/lab.yaml"
 	@echo "make bench     checker speed against plain go test"
 
 test: lint unit solutions labcheck
@@ -37,7 +38,7 @@ labs:
 	@$(GO) run ./checker; status=$$?; test $$status -le 1
 
 verify:
-	$(GO) run ./checker verify -runs $(RUNS)
+	$(GO) run ./checker verify -runs $(RUNS) -gomaxprocs 1,2,8
 
 lint: tidy
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -51,6 +52,9 @@ tidy:
 
 golden:
 	$(GO) test ./checker/internal/diagnose -run TestGolden -record -update
+
+docs:
+	$(GO) test ./checker/internal/catalog -run TestDocsAreCurrent -update
 
 bench:
 	$(GO) run ./checker/internal/bench

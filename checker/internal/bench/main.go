@@ -62,6 +62,10 @@ func run(runs, coldRuns, watchRuns, verifyRuns int) error {
 	if err := fsutil.CopyPaths(root, copyDir, "go.mod", "go.sum", "labs", "solutions", "checker"); err != nil {
 		return err
 	}
+	labs, err := catalog.Load(copyDir)
+	if err != nil {
+		return err
+	}
 	checker := filepath.Join(tmp, "racelab")
 	if out, err := exec.Command("go", "build", "-o", checker, "./checker").CombinedOutput(); err != nil {
 		return fmt.Errorf("build the checker: %v\n%s", err, out)
@@ -97,7 +101,7 @@ func run(runs, coldRuns, watchRuns, verifyRuns int) error {
 	// (b) each lab alone, as `checker run LAB`.
 	progress("(b) each lab's time to verdict, %d runs each", runs)
 	slowest, slowestName := time.Duration(0), ""
-	for _, l := range catalog.Labs {
+	for _, l := range labs {
 		var ts []time.Duration
 		for range runs {
 			ts = append(ts, timeCmd(copyDir, warmEnv, checker, "run", l.ID))
@@ -111,11 +115,11 @@ func run(runs, coldRuns, watchRuns, verifyRuns int) error {
 
 	// (c) watch mode: save an edit, wait for the verdict.
 	progress("(c) watch mode, %d edits", watchRuns)
-	lat, err := watchLatency(copyDir, warmEnv, checker, catalog.Labs[0], watchRuns)
+	lat, err := watchLatency(copyDir, warmEnv, checker, labs[0], watchRuns)
 	if err != nil {
 		return fmt.Errorf("watch: %w", err)
 	}
-	rows = append(rows, row{"c. watch: save to verdict (" + catalog.Labs[0].ID + ")", lat, target(median(lat), 2*time.Second)})
+	rows = append(rows, row{"c. watch: save to verdict (" + labs[0].ID + ")", lat, target(median(lat), 2*time.Second)})
 
 	// (d) a full verify.
 	progress("(d) verify -runs 1, %d times", verifyRuns)

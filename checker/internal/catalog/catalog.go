@@ -1,15 +1,19 @@
-// Package catalog is Racelab's curriculum: the ordered list of labs and
-// everything the checker knows about each one.
+// Package catalog loads and checks Racelab's curriculum: the ordered list
+// of labs and everything the checker knows about each one.
 //
-// The catalog is the single source of truth for a lab's id, title, block,
-// difficulty, hints, the failure kinds its broken code is declared to show,
-// the files a learner edits, the tests it must pass and the packages a
-// learner's files may import. [Check] compares it with the labs/ and
-// solutions/ folders in both directions.
+// A lab is two folders and one line. labs/<id>/ holds what the learner
+// sees: the code, the tests, README.md, the lab's metadata (lab.yaml) and
+// its progressive hints (HINTS.md). solutions/<id>/ holds the reference
+// solution and, under testdata/variants/, the other fixes that prove the
+// tests. labs/curriculum.txt lists the ids in curriculum order. [Load]
+// reads them into a [Catalog]; what can be derived (the tests a lab must
+// pass) is read from the code. [Catalog.Check] compares the catalog with
+// the folders in both directions.
 package catalog
 
 import (
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 )
@@ -55,14 +59,17 @@ const (
 var Blocks = []Block{SharedState, Joining, Leaks, Locks, Queues, Executors, Processes}
 
 // A Lab is one exercise: a package under labs/ mirrored by one under
-// solutions/.
+// solutions/. Its fields come from labs/<id>/lab.yaml and HINTS.md, except
+// Tests, which is read from the lab's test files.
 type Lab struct {
 	ID         string // directory and package name under labs/ and solutions/
 	Title      string // one line, names the system, not the bug
 	Block      Block
 	Difficulty int    // 1 (warm-up) to 3 (hard)
 	Minutes    int    // estimated time to fix
-	Python     string // the idea from the Python seeds the lab maps to
+	Pitfall    string // the Go pitfall, in a few words ("data race on shared counters")
+	Python     string // the idea from the Python articles the lab maps to
+	Study      string // the real-world bug study category it belongs to, if any
 	Summary    string // what the learner's code does, one sentence
 	Points     int    // credit when every test passes under grading
 
@@ -82,6 +89,11 @@ type Lab struct {
 	// Hints are shown one at a time on request; the last nearly gives the
 	// answer.
 	Hints []string
+
+	// Err is set when the lab's folder or metadata could not be loaded:
+	// the lab is still in the catalog (it is in the curriculum order), so
+	// commands report it, alone, with this error instead of dropping it.
+	Err error
 }
 
 // SafeImports are the standard packages any learner's file may import
@@ -179,53 +191,31 @@ func distance(a, b string) int {
 	return prev[len(b)]
 }
 
-// validate checks the catalog's own consistency, without looking at disk.
+// validate checks the catalog's own consistency, without looking at disk:
+// each loaded lab's metadata, unique ids, and blocks in curriculum order.
 func (c Catalog) validate() error {
 	var errs []string
 	seen := map[string]bool{}
 	lastBlock := -1
-	for i, l := range c {
-		where := fmt.Sprintf("catalog entry %d (%q)", i+1, l.ID)
-		switch {
-		case l.ID == "" || strings.ToLower(l.ID) != l.ID || strings.ContainsAny(l.ID, "-_ ./"):
-			errs = append(errs, where+": id must be a lowercase word with no separators")
-		case seen[l.ID]:
-			errs = append(errs, where+": duplicate id")
+	for _, l := range c {
+		where := path.Join(l.Dir(), MetaFile)
+		if seen[l.ID] {
+			errs = append(errs, fmt.Sprintf("%s: %s is listed twice", OrderFile, l.ID))
 		}
 		seen[l.ID] = true
-		b := slices.Index(Blocks, l.Block)
-		switch {
+		if l.Err != nil {
+			continue // reported by Check, with what to do
+		}
+		for _, p := range l.validate() {
+			errs = append(errs, where+": "+p)
+		}
+		switch b := slices.Index(Blocks, l.Block); {
 		case b < 0:
-			errs = append(errs, fmt.Sprintf("%s: unknown block %q", where, l.Block))
 		case b < lastBlock:
-			errs = append(errs, fmt.Sprintf("%s: block %q comes after %q; keep the curriculum order %v", where, l.Block, Blocks[lastBlock], Blocks))
+			errs = append(errs, fmt.Sprintf("%s: %s (block %q) comes after a lab of block %q; keep the curriculum order %s",
+				OrderFile, l.ID, l.Block, Blocks[lastBlock], quoteList(Blocks)))
 		default:
 			lastBlock = b
-		}
-		if l.Title == "" || l.Summary == "" || l.Python == "" {
-			errs = append(errs, where+": needs a title, a summary and the Python idea it maps to")
-		}
-		if l.Difficulty < 1 || l.Difficulty > 3 || l.Minutes <= 0 || l.Points <= 0 {
-			errs = append(errs, where+": difficulty must be 1 to 3, minutes and points positive")
-		}
-		if len(l.Hints) < 2 {
-			errs = append(errs, where+": needs at least two hints")
-		}
-		if len(l.Kinds) == 0 {
-			errs = append(errs, where+": declares no failure kinds")
-		}
-		for _, k := range l.Kinds {
-			if !slices.Contains(Kinds, k) {
-				errs = append(errs, fmt.Sprintf("%s: unknown kind %q", where, k))
-			}
-		}
-		if len(l.Files) == 0 || len(l.Tests) == 0 {
-			errs = append(errs, where+": needs editable files and tests")
-		}
-		for _, f := range l.Files {
-			if strings.Contains(f, "/") || !strings.HasSuffix(f, ".go") || strings.HasSuffix(f, "_test.go") {
-				errs = append(errs, fmt.Sprintf("%s: editable file %q must be a non-test .go file in the lab directory", where, f))
-			}
 		}
 	}
 	if len(errs) > 0 {

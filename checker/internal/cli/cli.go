@@ -30,7 +30,8 @@ const (
 type Env struct {
 	Stdout, Stderr io.Writer
 	Dir            string // the working directory
-	// Catalog is the curriculum; the real one unless a test substitutes it.
+	// Catalog is the curriculum; when nil, Main loads it from the
+	// repository that holds Dir.
 	Catalog catalog.Catalog
 }
 
@@ -68,9 +69,6 @@ func init() {
 // Main runs the command line args (without the program name) and returns
 // the exit code.
 func Main(ctx context.Context, env Env, args []string) int {
-	if env.Catalog == nil {
-		env.Catalog = catalog.Labs
-	}
 	name, rest := "check", args
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		name, rest = args[0], args[1:]
@@ -87,7 +85,13 @@ func Main(ctx context.Context, env Env, args []string) int {
 		fmt.Fprintln(env.Stderr, "run `go run ./checker help` for the list of commands")
 		return ExitUsage
 	}
-	err := cmd.run(ctx, env, rest)
+	var err error
+	if env.Catalog == nil && cmd.name != "help" {
+		env.Catalog, err = loadCatalog(env.Dir)
+	}
+	if err == nil {
+		err = cmd.run(ctx, env, rest)
+	}
 	var ue *usageError
 	var se *engine.SetupError
 	switch {
@@ -111,6 +115,19 @@ func Main(ctx context.Context, env Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "racelab %s: %v\n", cmd.name, err)
 		return ExitError
 	}
+}
+
+// loadCatalog loads the curriculum of the repository that holds dir.
+func loadCatalog(dir string) (catalog.Catalog, error) {
+	root, err := engine.FindRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	cat, err := catalog.Load(root)
+	if err != nil {
+		return nil, &engine.SetupError{Msg: err.Error()}
+	}
+	return cat, nil
 }
 
 func lookup(name string) (command, bool) {

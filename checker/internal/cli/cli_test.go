@@ -42,6 +42,16 @@ func isolate(t *testing.T) {
 	t.Setenv("NO_COLOR", "1")
 }
 
+// theLabs is the repository's catalog.
+func theLabs(t *testing.T) catalog.Catalog {
+	t.Helper()
+	cat, err := catalog.Load(root(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cat
+}
+
 func root(t *testing.T) string {
 	abs, err := filepath.Abs(repo)
 	if err != nil {
@@ -56,7 +66,7 @@ func root(t *testing.T) string {
 func copyRepo(t *testing.T, replace map[string]string) string {
 	t.Helper()
 	src, dst := root(t), t.TempDir()
-	if err := fsutil.CopyPaths(src, dst, "go.mod", "go.sum", "labs", "solutions", "checker/testdata/variants"); err != nil {
+	if err := fsutil.CopyPaths(src, dst, "go.mod", "go.sum", "labs", "solutions"); err != nil {
 		t.Fatal(err)
 	}
 	for to, from := range replace {
@@ -135,10 +145,10 @@ func TestShippedLabs(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &doc); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, out)
 	}
-	if doc.Schema != report.CheckSchema || doc.Summary.Total != len(catalog.Labs) || doc.Summary.Fixed != 0 || doc.Summary.Next != catalog.Labs[0].ID {
+	if doc.Schema != report.CheckSchema || doc.Summary.Total != len(theLabs(t)) || doc.Summary.Fixed != 0 || doc.Summary.Next != theLabs(t)[0].ID {
 		t.Errorf("summary: %+v (schema %q)", doc.Summary, doc.Schema)
 	}
-	for i, l := range catalog.Labs {
+	for i, l := range theLabs(t) {
 		got := doc.Labs[i]
 		if got.ID != l.ID || got.Status != "broken" || !slices.Equal(got.Kinds, kindStrings(l.Kinds)) {
 			t.Errorf("%s: status %s kinds %v, want broken with %v: %s", l.ID, got.Status, got.Kinds, l.Kinds, got.Summary)
@@ -162,7 +172,7 @@ func TestShippedLabs(t *testing.T) {
 			Failures int    `xml:"failures,attr"`
 		} `xml:"testsuite"`
 	}
-	if err := xml.Unmarshal(data, &suites); err != nil || len(suites.Suites) != len(catalog.Labs) {
+	if err := xml.Unmarshal(data, &suites); err != nil || len(suites.Suites) != len(theLabs(t)) {
 		t.Fatalf("junit: %v, %d suites\n%s", err, len(suites.Suites), data)
 	}
 	for _, s := range suites.Suites {
@@ -173,12 +183,12 @@ func TestShippedLabs(t *testing.T) {
 
 	// The table, for a person.
 	code, out, _ = run(t, root(t))
-	if code != ExitFail || !strings.Contains(out, "0 of 4 labs fixed") || !strings.Contains(out, "Next: "+catalog.Labs[0].ID) {
+	if code != ExitFail || !strings.Contains(out, "0 of 4 labs fixed") || !strings.Contains(out, "Next: "+theLabs(t)[0].ID) {
 		t.Errorf("table: exit %d\n%s", code, out)
 	}
 	// list remembers the verdicts.
 	_, out, _ = run(t, root(t), "list")
-	if !strings.Contains(out, "broken: "+string(catalog.Labs[0].Kinds[0])) {
+	if !strings.Contains(out, "broken: "+string(theLabs(t)[0].Kinds[0])) {
 		t.Errorf("list does not show the last verdict:\n%s", out)
 	}
 }
@@ -188,7 +198,7 @@ func TestShippedLabs(t *testing.T) {
 func TestSolvedCopy(t *testing.T) {
 	isolate(t)
 	replace := map[string]string{}
-	for _, l := range catalog.Labs {
+	for _, l := range theLabs(t) {
 		for _, f := range l.Files {
 			replace[filepath.Join(l.Dir(), f)] = filepath.Join(l.SolutionDir(), f)
 		}
@@ -208,7 +218,7 @@ func TestSolvedCopy(t *testing.T) {
 // with -exit-when-fixed, returns.
 func TestWatch(t *testing.T) {
 	isolate(t)
-	l := catalog.Labs[0]
+	l := theLabs(t)[0]
 	dir := copyRepo(t, map[string]string{filepath.Join(l.Dir(), l.Files[0]): filepath.Join(l.SolutionDir(), l.Files[0])})
 	code, out, errOut := run(t, dir, "watch", "-exit-when-fixed", l.ID)
 	if code != ExitPass || !strings.Contains(out, "fixed") || !strings.Contains(out, "watching "+l.Dir()) {
@@ -218,7 +228,7 @@ func TestWatch(t *testing.T) {
 
 func TestHints(t *testing.T) {
 	isolate(t)
-	l := catalog.Labs[0]
+	l := theLabs(t)[0]
 	_, out, _ := run(t, root(t), "hint", l.ID)
 	if !strings.Contains(out, "Hint 1 of") || strings.Contains(out, "Hint 2 of") {
 		t.Errorf("first hint:\n%s", out)
@@ -241,7 +251,7 @@ func TestHints(t *testing.T) {
 // accidentally solved or a solution is broken.
 func TestVerifyCatchesMistakes(t *testing.T) {
 	isolate(t)
-	l := catalog.Labs[0]
+	l := theLabs(t)[0]
 	file := filepath.Join(l.Dir(), l.Files[0])
 	sol := filepath.Join(l.SolutionDir(), l.Files[0])
 	for _, c := range []struct {
@@ -264,7 +274,7 @@ func TestVerifyCatchesMistakes(t *testing.T) {
 		dir := copyRepo(t, nil)
 		os.MkdirAll(filepath.Join(dir, "labs", "stray"), 0o755)
 		code, out, _ := run(t, dir, "verify", "-runs", "1", "-gomaxprocs", "2", "-no-variants", l.ID)
-		if code != ExitFail || !strings.Contains(out, "labs/stray is not in the catalog") {
+		if code != ExitFail || !strings.Contains(out, "labs/stray is not in the curriculum") {
 			t.Errorf("exit %d\n%s", code, out)
 		}
 	})

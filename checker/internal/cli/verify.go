@@ -24,7 +24,7 @@ func (o *verifyOptions) flags() *flag.FlagSet {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	fs.IntVar(&o.runs, "runs", 5, "runs of every lab, solution and variant, per GOMAXPROCS value")
 	fs.StringVar(&o.gomaxprocs, "gomaxprocs", "1,2", "comma-separated GOMAXPROCS values to run with")
-	fs.BoolVar(&o.noVariants, "no-variants", false, "skip checker/testdata/variants")
+	fs.BoolVar(&o.noVariants, "no-variants", false, "skip the variants in solutions/*/testdata/variants")
 	fs.BoolVar(&o.noColor, "no-color", false, "never use colour")
 	fs.DurationVar(&o.slowAfter, "slow", 10*time.Second, "fail any run slower than this: verdicts must arrive in seconds")
 	return fs

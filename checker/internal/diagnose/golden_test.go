@@ -246,7 +246,11 @@ func recordAll(t *testing.T) {
 		}
 		jobs = append(jobs, job{d.Name(), fixtures + "/" + d.Name(), editable})
 	}
-	for _, l := range catalog.Labs {
+	cat, err := catalog.Load(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range cat {
 		jobs = append(jobs, job{"lab-" + l.ID, l.Dir(), l.Files}, job{"solution-" + l.ID, l.SolutionDir(), l.Files})
 	}
 	os.MkdirAll("testdata/runs", 0o755)

@@ -548,7 +548,7 @@ func (d *diagnosis) panic(b block, lines []string, i int) int {
 var (
 	codeRef  = regexp.MustCompile(`\b([A-Za-z0-9_]+\.go):(\d+)\b`)
 	logEntry = regexp.MustCompile(`^ {4,}(\S+\.go):(\d+): ?(.*)$`)
-	tagged   = regexp.MustCompile(`^(serialized|overspawn|leak|deadlock): (.*)$`)
+	tagged   = regexp.MustCompile(`^(serialized|overspawn|leak|deadlock|race): (.*)$`)
 )
 
 func isLogEntry(line string) bool {
@@ -726,6 +726,9 @@ func (d *diagnosis) assertion(test string, e *entry, kind catalog.Kind) {
 		f.Explanation = "Something the code started outlived the call that started it: a goroutine still running, or a child process never waited for."
 	case catalog.Deadlock:
 		f.Explanation = "Goroutines ended up waiting for each other."
+	case catalog.Race:
+		f.Explanation = "Updates were lost or torn: several goroutines (or processes) changed shared state with no ordering between a read and the write that depends on it. " +
+			"Atomic loads and stores composed into a read-modify-write, or processes appending to one file, lose updates that the race detector cannot see."
 	default:
 		f.Explanation = "The test's check failed: the code ran, but its result is not what the lab requires."
 	}

@@ -119,6 +119,9 @@ func (e *Engine) Run(ctx context.Context, jobs []Job) ([]Outcome, error) {
 	var targets []runner.Target
 	seen := map[string]bool{}
 	for _, j := range jobs {
+		if j.Lab.Err != nil {
+			continue // not built; its outcome says why
+		}
 		if !seen[j.Name] {
 			seen[j.Name] = true
 			targets = append(targets, runner.Target{Name: j.Name, Dir: j.Dir})
@@ -153,7 +156,12 @@ func (e *Engine) Run(ctx context.Context, jobs []Job) ([]Outcome, error) {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			report(Progress{Phase: Started, Job: j, Total: len(jobs)})
-			o := e.runOne(ctx, j, built[j.Name])
+			var o Outcome
+			if j.Lab.Err != nil {
+				o = Outcome{Job: j, Status: Errored, Err: j.Lab.Err}
+			} else {
+				o = e.runOne(ctx, j, built[j.Name])
+			}
 			outcomes[i] = o
 			mu.Lock()
 			done++

@@ -22,6 +22,16 @@ import (
 
 const repo = "../../.."
 
+// theLabs is the repository's catalog.
+func theLabs(t *testing.T) catalog.Catalog {
+	t.Helper()
+	cat, err := catalog.Load(repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cat
+}
+
 // hostileCase is a case of checker/testdata/hostile (see its README).
 type hostileCase struct {
 	About string
@@ -80,7 +90,7 @@ func TestHostile(t *testing.T) {
 			sub := t.TempDir()
 			makeSubmission(t, root, sub, caseDir, c)
 			var labs []catalog.Lab
-			for _, l := range catalog.Labs {
+			for _, l := range theLabs(t) {
 				if _, ok := c.Labs[l.ID]; ok {
 					labs = append(labs, l)
 				}
@@ -141,7 +151,7 @@ func makeSubmission(t *testing.T, root, sub, caseDir string, c hostileCase) {
 			write(t, filepath.Join(sub, f), data)
 		}
 	}
-	for _, l := range catalog.Labs {
+	for _, l := range theLabs(t) {
 		from := l.Dir()
 		for _, dir := range []string{l.Dir(), l.SolutionDir()} {
 			files, _ := os.ReadDir(filepath.Join(root, dir))
@@ -256,10 +266,10 @@ func TestGraderNeedsPristineTests(t *testing.T) {
 	if err := fsutil.CopyPaths(root, grader, "go.mod", "go.sum", "labs", "solutions"); err != nil {
 		t.Fatal(err)
 	}
-	l := catalog.Labs[0]
+	l := theLabs(t)[0]
 	test := filepath.Join(grader, l.Dir(), l.ID+"_test.go")
 	write(t, test, []byte("package "+l.ID+"\n"))
-	_, err = Grade(context.Background(), Options{Root: grader, Submission: grader, Labs: catalog.Labs[:1]})
+	_, err = Grade(context.Background(), Options{Root: grader, Submission: grader, Labs: theLabs(t)[:1]})
 	if err == nil || !strings.Contains(err.Error(), "not pristine") || !strings.Contains(err.Error(), l.ID+"_test.go") {
 		t.Errorf("got %v, want an error naming %s_test.go as not pristine", err, l.ID)
 	}

@@ -1,6 +1,6 @@
 // Package verify proves the catalog true: every lab fails for exactly its
 // declared kinds on every run, every reference solution passes on every
-// run, every variant under checker/testdata/variants ends as its want file
+// run, every variant under solutions/<id>/testdata/variants ends as its want file
 // says, with each GOMAXPROCS asked for; and the folders agree with the
 // catalog (see catalog.Check).
 package verify
@@ -24,7 +24,7 @@ import (
 type Options struct {
 	Runs       int   // runs of each subject per GOMAXPROCS value
 	GOMAXPROCS []int // e.g. 1 and 2
-	Variants   bool  // also run checker/testdata/variants
+	Variants   bool  // also run each solution's testdata/variants
 	// SlowAfter flags any run slower than this: every verdict must arrive
 	// in seconds.
 	SlowAfter time.Duration
@@ -248,19 +248,18 @@ func kindList(ks []catalog.Kind) string {
 	return strings.Join(s, ", ")
 }
 
-// VariantsDir holds the variants, relative to the repository root.
-const VariantsDir = "checker/testdata/variants"
-
-// LoadVariants reads the variants of labs: each folder holds replacement
-// editable files and a want file ("pass", or "fail: kind[, kind]").
+// LoadVariants reads the variants of labs, from each solution's
+// testdata/variants: each folder holds replacement editable files and a
+// want file ("pass", or "fail: kind[, kind]", after any # comment lines).
 func LoadVariants(root string, labs []catalog.Lab) ([]Subject, []catalog.Problem) {
 	var out []Subject
 	var probs []catalog.Problem
 	for _, l := range labs {
-		dir := filepath.Join(root, VariantsDir, l.ID)
+		rel := l.SolutionDir() + "/" + catalog.VariantsDir
+		dir := filepath.Join(root, rel)
 		ents, err := os.ReadDir(dir)
 		if err != nil {
-			probs = append(probs, catalog.Problem{Lab: l.ID, Msg: fmt.Sprintf("no variants in %s/%s: keep at least one alternative correct fix there", VariantsDir, l.ID)})
+			probs = append(probs, catalog.Problem{Lab: l.ID, Msg: fmt.Sprintf("no variants in %s: keep the other fixes that prove the tests there, at least one correct", rel)})
 			continue
 		}
 		passing := 0
@@ -280,7 +279,7 @@ func LoadVariants(root string, labs []catalog.Lab) ([]Subject, []catalog.Problem
 			out = append(out, s)
 		}
 		if passing == 0 {
-			probs = append(probs, catalog.Problem{Lab: l.ID, Msg: fmt.Sprintf("no passing variant in %s/%s: keep an alternative correct fix, so the tests are known to accept more than one answer", VariantsDir, l.ID)})
+			probs = append(probs, catalog.Problem{Lab: l.ID, Msg: fmt.Sprintf("no passing variant in %s: keep an alternative correct fix, so the tests are known to accept more than one answer", rel)})
 		}
 	}
 	return out, probs
@@ -292,7 +291,14 @@ func loadVariant(root string, l catalog.Lab, vdir string) (Subject, error) {
 	if err != nil {
 		return s, fmt.Errorf("no want file: write `pass` or `fail: KIND`")
 	}
-	want := strings.TrimSpace(string(data))
+	// # lines say what the variant does and why it must end so.
+	var lines []string
+	for _, l := range strings.Split(string(data), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			lines = append(lines, l)
+		}
+	}
+	want := strings.Join(lines, " ")
 	switch {
 	case want == "pass":
 		s.Want.Pass = true
