@@ -1,12 +1,16 @@
 module github.com/racelab/racelab
 
-go 1.25
+go 1.26.0
 
 require (
+	github.com/creack/pty v1.1.24
+	github.com/fsnotify/fsnotify v1.10.1
 	github.com/sasha-s/go-deadlock v0.3.9
 	github.com/stretchr/testify v1.12.1
 	go.uber.org/goleak v1.3.0
 	go.yaml.in/yaml/v3 v3.0.5
+	golang.org/x/sys v0.50.0
+	golang.org/x/term v0.48.0
 )
 
 require github.com/petermattis/goid v0.0.0-20250813065127-a731cc31b4fe // indirect

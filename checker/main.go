@@ -77,7 +77,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "racelab: cannot read the working directory: %v\n", err)
 		os.Exit(cli.ExitError)
 	}
-	code := cli.Main(ctx, cli.Env{Stdout: os.Stdout, Stderr: os.Stderr, Dir: dir}, os.Args[1:])
+	code := cli.Main(ctx, cli.Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Dir: dir}, os.Args[1:])
 	stop()
 	os.Exit(code)
 }

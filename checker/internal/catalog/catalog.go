@@ -35,11 +35,13 @@ const (
 	WrongResult Kind = "wrong result" // a test's assertion failed
 	BuildError  Kind = "build error"  // the lab does not compile
 	VetError    Kind = "vet error"    // go vet, as run by go test, rejected the code
+	Rejected    Kind = "rejected"     // the grader would not accept the code (a forbidden import, a directive, a missing file)
 )
 
 // Kinds lists every kind, in the order the checker ranks them when a test
 // shows several: a detector's report outranks the assertion it caused.
-var Kinds = []Kind{BuildError, VetError, Race, Deadlock, Leak, Overspawn, Serialized, Timeout, Panic, WrongResult}
+// A rejection ranks last: while the tests fail, what they say matters more.
+var Kinds = []Kind{BuildError, VetError, Race, Deadlock, Leak, Overspawn, Serialized, Timeout, Panic, WrongResult, Rejected}
 
 // Block is a part of the curriculum; blocks run in the order of [Blocks].
 type Block string

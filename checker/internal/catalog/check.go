@@ -87,6 +87,13 @@ func checkLab(root string, l Lab) []Problem {
 	if !slices.Contains(labFiles, "README.md") {
 		add("%s has no README.md: write the story, the symptom, the Python idea, how to run it and what fixed means", l.Dir())
 	}
+	// The learner never saw the project's planning documents: "the seed
+	// articles" means nothing to them.
+	for _, f := range labOnly {
+		if data, err := os.ReadFile(filepath.Join(labDir, f)); err == nil && bytes.Contains(bytes.ToLower(data), []byte("seed")) {
+			add("%s/%s says \"seed\": name the articles' ideas in the learner's terms (\"Python's threading.Lock\", \"the articles on Python threading\")", l.Dir(), f)
+		}
+	}
 	for _, f := range labOnly {
 		if slices.Contains(solFiles, f) {
 			add("%s has a %s: it lives only in %s", l.SolutionDir(), f, l.Dir())

@@ -149,7 +149,15 @@ func LoadLab(root, id string) Lab {
 			errs = append(errs, fmt.Sprintf("%s: has %d hints; write at least two, each under a `## Hint N` heading, the last one nearly the answer", hintsPath, len(l.Hints)))
 		}
 	}
-	tests, err := readTests(dir)
+	// The tests are read from the solution's copy of the test files, which
+	// is identical to the lab's as shipped (Check makes sure) and which
+	// the learner does not edit: deleting or editing a test in the lab
+	// neither removes it from what a fix must pass nor adds one.
+	testDir := filepath.Join(root, l.SolutionDir())
+	if _, err := os.Stat(testDir); err != nil {
+		testDir = dir
+	}
+	tests, err := readTests(testDir)
 	switch {
 	case err != nil:
 		errs = append(errs, err.Error())
@@ -322,7 +330,7 @@ func readTests(dir string) ([]string, error) {
 	for _, f := range files {
 		info, err := ParseFile(f)
 		if err != nil {
-			return nil, fmt.Errorf("%s does not parse: %v", filepath.Base(f), err)
+			return nil, fmt.Errorf("%s does not parse: %v", f, err)
 		}
 		tests = append(tests, info.Tests...)
 	}

@@ -2,11 +2,13 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -63,7 +65,7 @@ func (o *checkOptions) Validate() error {
 // that runs its labs.
 type workspace struct {
 	root   string
-	cache  string
+	cache  string // test binaries, the toolchain's answers: the user's cache, per clone
 	tc     engine.Toolchain
 	cat    catalog.Catalog
 	engine *engine.Engine
@@ -79,10 +81,58 @@ func openWorkspace(ctx context.Context, env Env) (*workspace, error) {
 	if err != nil {
 		return nil, err
 	}
+	engine.PruneCache(filepath.Dir(cache), engine.CacheLimit, cache)
 	return &workspace{
 		root: root, cache: cache, tc: tc, cat: env.Catalog,
 		engine: &engine.Engine{Root: root, BinDir: filepath.Join(cache, "bin"), Toolchain: tc},
 	}, nil
+}
+
+// runLabs runs jobs the way a learner's command should: with the tests as
+// shipped and the grading policy applied, so that "fixed" means what it
+// means to the grader. Outcomes of labs whose files break the policy are
+// broken, with the reason as a finding.
+func (ws *workspace) runLabs(ctx context.Context, jobs []engine.Job, solutions bool) ([]engine.Outcome, error) {
+	var checks map[string]*labCheck
+	if !solutions {
+		var labs []catalog.Lab
+		for _, j := range jobs {
+			labs = append(labs, j.Lab)
+		}
+		overlay := filepath.Join(ws.cache, "overlay.json")
+		var used bool
+		var err error
+		if checks, used, err = prepareLabs(ws.root, labs, overlay); err != nil {
+			return nil, fmt.Errorf("prepare the labs: %w", err)
+		}
+		ws.engine.Overlay = ""
+		if used {
+			ws.engine.Overlay = overlay
+		}
+		jobs = slices.Clone(jobs)
+		for i, j := range jobs {
+			if c := checks[j.Lab.ID]; c != nil && len(c.missing) > 0 {
+				jobs[i].Lab.Err = errors.New(strings.Join(c.missing, "\n"))
+			}
+		}
+	}
+	outcomes, err := ws.engine.Run(ctx, jobs)
+	if err != nil {
+		return nil, err
+	}
+	for i := range outcomes {
+		o := &outcomes[i]
+		c := checks[o.Job.Lab.ID]
+		if c == nil || o.Status == engine.Errored {
+			continue
+		}
+		o.Notes = append(o.Notes, c.notes...)
+		if len(c.rejected) > 0 {
+			o.Result.Findings = append(o.Result.Findings, rejectionFindings(c.rejected)...)
+			o.Status = engine.Broken
+		}
+	}
+	return outcomes, nil
 }
 
 func runCheck(ctx context.Context, env Env, args []string) error {
@@ -133,7 +183,7 @@ func check(ctx context.Context, env Env, o *checkOptions, ids []string, deep boo
 		}
 		jobs = append(jobs, engine.Job{Lab: l, Name: dir, Dir: dir, GOMAXPROCS: o.gomaxprocs})
 	}
-	outcomes, err := ws.engine.Run(ctx, jobs)
+	outcomes, err := ws.runLabs(ctx, jobs, o.solutions)
 	if err != nil {
 		return err
 	}
@@ -162,7 +212,7 @@ func check(ctx context.Context, env Env, o *checkOptions, ids []string, deep boo
 			report.Details(env.Stdout, style, oc, o.verbose)
 		}
 	default:
-		report.Table(env.Stdout, style, outcomes, next)
+		report.Table(env.Stdout, style, report.Width(env.Stdout), outcomes, next)
 	}
 	if o.junit != "" {
 		if err := writeFile(o.junit, func(w io.Writer) error { return report.JUnit(w, outcomes) }); err != nil {
@@ -170,7 +220,10 @@ func check(ctx context.Context, env Env, o *checkOptions, ids []string, deep boo
 		}
 	}
 	for _, oc := range outcomes {
-		if oc.Status == engine.Errored {
+		// A lab whose files are missing or broken is the learner's to
+		// restore (the table says how): the lab fails. Anything else that
+		// kept a lab from running is the checker's or the machine's.
+		if oc.Status == engine.Errored && oc.Job.Lab.Err == nil {
 			return fmt.Errorf("%s could not be run: %w", oc.Job.Dir, oc.Err)
 		}
 	}
@@ -183,20 +236,18 @@ func check(ctx context.Context, env Env, o *checkOptions, ids []string, deep boo
 }
 
 // nextLab is the first lab in curriculum order that is not known to be
-// fixed, from this run's outcomes or the last recorded ones.
+// done, from this run's outcomes or the progress file.
 func nextLab(ws *workspace, outcomes []engine.Outcome) *catalog.Lab {
-	st := loadState(ws.cache)
-	fixed := map[string]bool{}
-	for id, r := range st.Results {
-		if r.Status == string(engine.Fixed) && r.Hash == labHash(ws.root, ws.cat, id) {
-			fixed[id] = true
-		}
+	p := loadProgress(ws.root)
+	done := map[string]bool{}
+	for _, l := range ws.cat {
+		done[l.ID] = p.isDone(ws.root, ws.cat, l.ID)
 	}
 	for _, o := range outcomes {
-		fixed[o.Job.Lab.ID] = o.Status == engine.Fixed
+		done[o.Job.Lab.ID] = o.Status == engine.Fixed
 	}
 	for _, l := range ws.cat {
-		if !fixed[l.ID] {
+		if !done[l.ID] {
 			return &l
 		}
 	}
@@ -204,21 +255,53 @@ func nextLab(ws *workspace, outcomes []engine.Outcome) *catalog.Lab {
 }
 
 // progressPrinter shows progress on w: one redrawn line on a terminal, a
-// line per finished lab otherwise.
+// line per finished lab otherwise. The build says what it is doing from
+// its first second: on a fresh machine it compiles the race-instrumented
+// standard library, which takes a minute or more.
 func progressPrinter(w io.Writer, noColor bool) func(engine.Progress) {
 	tty := isTerminal(w)
 	style := styleFor(w, noColor)
 	var running []string
-	var mu sync.Mutex // protects running (calls are serialized, but keep it obvious)
+	var mu sync.Mutex // protects running and stopTicker
+	var stopTicker chan struct{}
 	return func(p engine.Progress) {
 		mu.Lock()
 		defer mu.Unlock()
 		switch p.Phase {
 		case engine.Building:
-			if tty {
-				fmt.Fprintf(w, "\r\x1b[Kbuilding %d test binaries with -race…", p.Total)
+			if !tty {
+				fmt.Fprintf(w, "building %d test binaries with -race (the first build on a machine compiles the race-instrumented standard library: a minute or more)\n", p.Total)
+				return
 			}
+			start := time.Now()
+			stopTicker = make(chan struct{})
+			stop := stopTicker
+			draw := func() {
+				fmt.Fprintf(w, "\r\x1b[Kbuilding %d test binaries with -race… %s%s", p.Total,
+					time.Since(start).Round(time.Second), style.Dim(" (a first build compiles the race-instrumented standard library: a minute or more)"))
+			}
+			draw()
+			go func() { // ends when the build ends
+				t := time.NewTicker(time.Second)
+				defer t.Stop()
+				for {
+					select {
+					case <-stop:
+						return
+					case <-t.C:
+						mu.Lock()
+						if stopTicker == stop {
+							draw()
+						}
+						mu.Unlock()
+					}
+				}
+			}()
 		case engine.Started:
+			if stopTicker != nil {
+				close(stopTicker)
+				stopTicker = nil
+			}
 			running = append(running, p.Job.Name)
 			if tty {
 				fmt.Fprintf(w, "\r\x1b[Krunning %s…", strings.Join(running, ", "))

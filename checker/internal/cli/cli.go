@@ -28,6 +28,7 @@ const (
 
 // Env is the world a command runs in.
 type Env struct {
+	Stdin          io.Reader // keys, for watch; nil when there is no input
 	Stdout, Stderr io.Writer
 	Dir            string // the working directory
 	// Catalog is the curriculum; when nil, Main loads it from the
@@ -55,11 +56,13 @@ var commands []command
 
 func init() {
 	commands = []command{
-		{"check", "[flags]", "run every lab and show a table of verdicts (the default)", runCheck},
+		{"check", "[flags] [LAB...]", "run every lab (or those named) and show a table of verdicts (the default)", runCheck},
 		{"run", "[flags] LAB...", "run labs in depth: every finding in full", runRun},
 		{"list", "[flags]", "the catalog, in curriculum order, with each lab's last verdict", runList},
 		{"hint", "[flags] LAB", "show the next hint for a lab", runHint},
-		{"watch", "[flags] [LAB]", "re-run a lab every time you save it", runWatch},
+		{"watch", "[flags] [LAB]", "guided: the first lab not done, re-run on every save, then the next", runWatch},
+		{"reset", "LAB", "restore a lab as shipped, keeping your version as a backup", runReset},
+		{"solution", "[flags] LAB", "show the reference solution as a diff from your version, once the lab passes", runSolution},
 		{"verify", "[flags]", "maintainers: prove every lab fails as declared and every solution passes", runVerify},
 		{"grade", "--submission DIR [flags]", "grade a learner's copy of the repository without trusting it", runGrade},
 		{"help", "[COMMAND]", "show help", runHelp},
@@ -78,6 +81,12 @@ func Main(ctx context.Context, env Env, args []string) int {
 	}
 	cmd, ok := lookup(name)
 	if !ok {
+		if cat, err := loadCatalog(env.Dir); err == nil {
+			if l, isLab := cat.Lookup(name); isLab {
+				fmt.Fprintf(env.Stderr, "racelab: %s is a lab, not a command: `go run ./checker run %s` runs it, `go run ./checker watch %s` re-runs it on every save\n", l.ID, l.ID, l.ID)
+				return ExitUsage
+			}
+		}
 		fmt.Fprintf(env.Stderr, "racelab: unknown command %q\n", name)
 		if near := closestCommand(name); near != "" {
 			fmt.Fprintf(env.Stderr, "did you mean `go run ./checker %s`?\n", near)
@@ -221,6 +230,9 @@ func flagsFor(name string) *flag.FlagSet {
 	case "watch":
 		o := &watchOptions{}
 		return o.flags()
+	case "solution":
+		o := &solutionOptions{}
+		return o.flags()
 	case "verify":
 		o := &verifyOptions{}
 		return o.flags()
@@ -235,6 +247,9 @@ func flagsFor(name string) *flag.FlagSet {
 // none are named. An unknown id gets the closest names.
 func selectLabs(cat catalog.Catalog, ids []string) ([]catalog.Lab, error) {
 	if len(ids) == 0 {
+		return slices.Clone(cat), nil
+	}
+	if len(ids) == 1 && ids[0] == "all" {
 		return slices.Clone(cat), nil
 	}
 	var labs []catalog.Lab

@@ -5,22 +5,24 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/racelab/racelab/checker/internal/catalog"
-	"github.com/racelab/racelab/checker/internal/fsutil"
 	"github.com/racelab/racelab/checker/internal/report"
+	"github.com/racelab/racelab/checker/internal/shipped"
 )
 
 const repo = "../../.."
 
 // run runs the checker in-process in dir and returns its exit code and
-// output. Each test gets its own cache directory, as a fresh user would.
+// output.
 func run(t *testing.T, dir string, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
@@ -28,17 +30,31 @@ func run(t *testing.T, dir string, args ...string) (int, string, string) {
 	return code, stdout.String(), stderr.String()
 }
 
-// isolate gives the test a cache of its own for the checker's state, as a
-// new user has, while the Go build cache stays shared (it lives under the
-// same user cache directory by default, and rebuilding the race runtime
-// would take minutes).
-func isolate(t *testing.T) {
+// TestMain gives the package's tests one checker cache of their own (as a
+// new user has), shared between them so each lab's test binary is linked
+// once, while the Go build cache stays the user's (rebuilding the race
+// runtime would take minutes).
+func TestMain(m *testing.M) {
 	gocache, err := exec.Command("go", "env", "GOCACHE").Output()
 	if err != nil {
-		t.Fatal(err)
+		fmt.Fprintln(os.Stderr, "go env GOCACHE:", err)
+		os.Exit(1)
 	}
-	t.Setenv("GOCACHE", strings.TrimSpace(string(gocache)))
-	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	cache, err := os.MkdirTemp("", "racelab-cli-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Setenv("GOCACHE", strings.TrimSpace(string(gocache)))
+	os.Setenv("XDG_CACHE_HOME", cache)
+	os.Setenv("NO_COLOR", "1")
+	code := m.Run()
+	os.RemoveAll(cache)
+	os.Exit(code)
+}
+
+// isolate is kept for tests that must not share anything with the others.
+func isolate(t *testing.T) {
 	t.Setenv("NO_COLOR", "1")
 }
 
@@ -60,13 +76,39 @@ func root(t *testing.T) string {
 	return abs
 }
 
-// copyRepo copies what the checker needs of the repository into a
-// temporary directory, with the given files (relative to the copy)
-// replaced by others (relative to the repository).
+var (
+	sharedOnce sync.Once
+	sharedDir  string
+	sharedErr  error
+)
+
+// shared is one copy of the repository's labs as shipped, for the tests
+// that only run them: a learner's fixes in this clone never change what
+// the tests see, and the tests never write into this clone. Its progress
+// file is removed, so each test starts as a new learner.
+func shared(t *testing.T) string {
+	t.Helper()
+	sharedOnce.Do(func() {
+		var dir string
+		if dir, sharedErr = os.MkdirTemp("", "racelab-shipped-"); sharedErr == nil {
+			sharedDir = filepath.Join(dir, "racelab")
+			sharedErr = shipped.Copy(context.Background(), root(t), sharedDir)
+		}
+	})
+	if sharedErr != nil {
+		t.Fatal(sharedErr)
+	}
+	os.Remove(filepath.Join(sharedDir, ProgressFile))
+	return sharedDir
+}
+
+// copyRepo makes a copy of the labs as shipped that the test may change,
+// with the given files (relative to the copy) replaced by others
+// (relative to the repository).
 func copyRepo(t *testing.T, replace map[string]string) string {
 	t.Helper()
-	src, dst := root(t), t.TempDir()
-	if err := fsutil.CopyPaths(src, dst, "go.mod", "go.sum", "labs", "solutions"); err != nil {
+	src, dst := root(t), filepath.Join(t.TempDir(), "racelab")
+	if err := shipped.Copy(context.Background(), src, dst); err != nil {
 		t.Fatal(err)
 	}
 	for to, from := range replace {
@@ -83,10 +125,10 @@ func copyRepo(t *testing.T, replace map[string]string) string {
 
 func TestHelpAndUsageErrors(t *testing.T) {
 	isolate(t)
-	if code, out, _ := run(t, root(t), "help"); code != ExitPass || !strings.Contains(out, "verify") || !strings.Contains(out, "grade") {
+	if code, out, _ := run(t, shared(t), "help"); code != ExitPass || !strings.Contains(out, "verify") || !strings.Contains(out, "grade") {
 		t.Errorf("help: exit %d\n%s", code, out)
 	}
-	if code, out, _ := run(t, root(t), "help", "grade"); code != ExitPass || !strings.Contains(out, "-submission") {
+	if code, out, _ := run(t, shared(t), "help", "grade"); code != ExitPass || !strings.Contains(out, "-submission") {
 		t.Errorf("help grade: exit %d\n%s", code, out)
 	}
 	for _, c := range []struct {
@@ -103,7 +145,7 @@ func TestHelpAndUsageErrors(t *testing.T) {
 		{[]string{"grade"}, "--submission DIR"},
 		{[]string{"list", "extra"}, "list takes no arguments"},
 	} {
-		code, _, errOut := run(t, root(t), c.args...)
+		code, _, errOut := run(t, shared(t), c.args...)
 		if code != ExitUsage || !strings.Contains(errOut, c.want) {
 			t.Errorf("%v: exit %d, stderr %q; want exit 2 mentioning %q", c.args, code, errOut, c.want)
 		}
@@ -118,14 +160,14 @@ func TestSetupErrors(t *testing.T) {
 	}
 	t.Run("no cgo", func(t *testing.T) {
 		t.Setenv("CGO_ENABLED", "0")
-		code, _, errOut := run(t, root(t))
+		code, _, errOut := run(t, shared(t))
 		if code != ExitError || !strings.Contains(errOut, "needs cgo") || !strings.Contains(errOut, "CGO_ENABLED=1") {
 			t.Errorf("exit %d, %q", code, errOut)
 		}
 	})
 	t.Run("no go", func(t *testing.T) {
 		t.Setenv("PATH", t.TempDir())
-		code, _, errOut := run(t, root(t))
+		code, _, errOut := run(t, shared(t))
 		if code != ExitError || !strings.Contains(errOut, "go command is not on PATH") {
 			t.Errorf("exit %d, %q", code, errOut)
 		}
@@ -137,7 +179,8 @@ func TestSetupErrors(t *testing.T) {
 func TestShippedLabs(t *testing.T) {
 	isolate(t)
 	junit := filepath.Join(t.TempDir(), "junit.xml")
-	code, out, errOut := run(t, root(t), "-json", "-junit", junit)
+	dir := shared(t)
+	code, out, errOut := run(t, dir, "-json", "-junit", junit)
 	if code != ExitFail {
 		t.Fatalf("exit %d, want 1 (labs are broken as shipped)\n%s", code, errOut)
 	}
@@ -182,12 +225,12 @@ func TestShippedLabs(t *testing.T) {
 	}
 
 	// The table, for a person.
-	code, out, _ = run(t, root(t))
-	if code != ExitFail || !strings.Contains(out, "0 of 4 labs fixed") || !strings.Contains(out, "Next: "+theLabs(t)[0].ID) {
+	code, out, _ = run(t, dir)
+	if code != ExitFail || !strings.Contains(out, fmt.Sprintf("0 of %d labs fixed", len(theLabs(t)))) || !strings.Contains(out, "Next: "+theLabs(t)[0].ID) {
 		t.Errorf("table: exit %d\n%s", code, out)
 	}
 	// list remembers the verdicts.
-	_, out, _ = run(t, root(t), "list")
+	_, out, _ = run(t, dir, "list")
 	if !strings.Contains(out, "broken: "+string(theLabs(t)[0].Kinds[0])) {
 		t.Errorf("list does not show the last verdict:\n%s", out)
 	}
@@ -195,22 +238,21 @@ func TestShippedLabs(t *testing.T) {
 
 // TestSolvedCopy copies the solutions over the labs: every lab is fixed and
 // the checker exits 0.
+//
+// Every solution is proved by verify; here two labs are enough.
 func TestSolvedCopy(t *testing.T) {
 	isolate(t)
 	replace := map[string]string{}
-	for _, l := range theLabs(t) {
+	for _, id := range []string{"hitcounter", "bank"} {
+		l, _ := theLabs(t).Lookup(id)
 		for _, f := range l.Files {
 			replace[filepath.Join(l.Dir(), f)] = filepath.Join(l.SolutionDir(), f)
 		}
 	}
 	dir := copyRepo(t, replace)
-	code, out, errOut := run(t, dir)
-	if code != ExitPass || !strings.Contains(out, "4 of 4 labs fixed") {
+	code, out, errOut := run(t, dir, "run", "hitcounter", "bank")
+	if code != ExitPass || strings.Count(out, "fixed") < 2 || strings.Contains(out, "broken") {
 		t.Errorf("exit %d\n%s\n%s", code, out, errOut)
-	}
-	code, out, _ = run(t, dir, "run", "bank", "hitcounter")
-	if code != ExitPass || !strings.Contains(out, "fixed") || strings.Contains(out, "broken") {
-		t.Errorf("run: exit %d\n%s", code, out)
 	}
 }
 
@@ -221,7 +263,7 @@ func TestWatch(t *testing.T) {
 	l := theLabs(t)[0]
 	dir := copyRepo(t, map[string]string{filepath.Join(l.Dir(), l.Files[0]): filepath.Join(l.SolutionDir(), l.Files[0])})
 	code, out, errOut := run(t, dir, "watch", "-exit-when-fixed", l.ID)
-	if code != ExitPass || !strings.Contains(out, "fixed") || !strings.Contains(out, "watching "+l.Dir()) {
+	if code != ExitPass || !strings.Contains(out, "✓ fixed") || !strings.Contains(out, "lab 1/") {
 		t.Errorf("exit %d\n%s\n%s", code, out, errOut)
 	}
 }
@@ -229,20 +271,21 @@ func TestWatch(t *testing.T) {
 func TestHints(t *testing.T) {
 	isolate(t)
 	l := theLabs(t)[0]
-	_, out, _ := run(t, root(t), "hint", l.ID)
+	dir := shared(t)
+	_, out, _ := run(t, dir, "hint", l.ID)
 	if !strings.Contains(out, "Hint 1 of") || strings.Contains(out, "Hint 2 of") {
 		t.Errorf("first hint:\n%s", out)
 	}
-	_, out, _ = run(t, root(t), "hint", l.ID)
+	_, out, _ = run(t, dir, "hint", l.ID)
 	if !strings.Contains(out, "Hint 2 of") {
 		t.Errorf("second hint:\n%s", out)
 	}
-	_, out, _ = run(t, root(t), "hint", "-all", l.ID)
-	if !strings.Contains(out, l.Hints[len(l.Hints)-1]) || !strings.Contains(out, "last hint") {
+	_, out, _ = run(t, dir, "hint", "-all", "-no-color", l.ID)
+	if !strings.Contains(strings.Join(strings.Fields(out), " "), strings.Join(strings.Fields(l.Hints[len(l.Hints)-1]), " ")) || !strings.Contains(out, "last hint") {
 		t.Errorf("all hints:\n%s", out)
 	}
-	run(t, root(t), "hint", "-reset", l.ID)
-	if _, out, _ = run(t, root(t), "hint", l.ID); strings.Contains(out, "Hint 2 of") {
+	run(t, dir, "hint", "-reset", l.ID)
+	if _, out, _ = run(t, dir, "hint", l.ID); strings.Contains(out, "Hint 2 of") {
 		t.Errorf("after reset:\n%s", out)
 	}
 }

@@ -1,18 +1,21 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/racelab/racelab/checker/internal/catalog"
 	"github.com/racelab/racelab/checker/internal/engine"
 	"github.com/racelab/racelab/checker/internal/report"
-	"github.com/racelab/racelab/checker/internal/runner"
 )
 
 // --- list -----------------------------------------------------------------
@@ -24,8 +27,8 @@ type listOptions struct {
 
 func (o *listOptions) flags() *flag.FlagSet {
 	fs := flag.NewFlagSet("list", flag.ContinueOnError)
-	fs.BoolVar(&o.json, "json", false, "print the catalog as JSON")
-	fs.BoolVar(&o.noColor, "no-color", false, "never use colour")
+	fs.BoolVar(&o.json, "json", false, "print the catalog and progress as JSON")
+	fs.BoolVar(&o.noColor, "no-color", false, "never use colour (also: NO_COLOR=1)")
 	return fs
 }
 
@@ -39,12 +42,23 @@ type listEntry struct {
 	Block      string   `json:"block"`
 	Difficulty int      `json:"difficulty"`
 	Minutes    int      `json:"minutes"`
+	Pitfall    string   `json:"pitfall"`
 	Python     string   `json:"python"`
 	Kinds      []string `json:"kinds"`
 	Files      []string `json:"files"`
-	Status     string   `json:"status"` // fixed, broken, changed, unchecked
+	Status     string   `json:"status"` // fixed, broken, changed, unchecked, error
 	Kind       string   `json:"kind,omitempty"`
-	Checked    string   `json:"checked,omitempty"`
+	Checked    string   `json:"checked,omitempty"` // when the last verdict was reached
+	Done       string   `json:"done,omitempty"`    // when the lab first passed
+	Error      string   `json:"error,omitempty"`
+}
+
+// listDoc is list's JSON document.
+type listDoc struct {
+	Done  int         `json:"done"`
+	Total int         `json:"total"`
+	Next  string      `json:"next,omitempty"`
+	Labs  []listEntry `json:"labs"`
 }
 
 func runList(_ context.Context, env Env, args []string) error {
@@ -54,22 +68,23 @@ func runList(_ context.Context, env Env, args []string) error {
 		return err
 	}
 	if len(pos) > 0 {
-		return usagef("list takes no arguments (got %q)", strings.Join(pos, " "))
+		return usagef("list takes no arguments (got %q); `go run ./checker run LAB` runs a lab", strings.Join(pos, " "))
 	}
 	root, err := engine.FindRoot(env.Dir)
 	if err != nil {
 		return err
 	}
-	cache := engine.CacheDir(root)
-	st := loadState(cache)
-	var entries []listEntry
+	p := loadProgress(root)
+	doc := listDoc{Total: len(env.Catalog), Labs: []listEntry{}}
 	for i, l := range env.Catalog {
 		e := listEntry{Order: i + 1, ID: l.ID, Title: l.Title, Block: string(l.Block), Difficulty: l.Difficulty,
-			Minutes: l.Minutes, Python: l.Python, Files: l.Files, Status: "unchecked"}
+			Minutes: l.Minutes, Pitfall: l.Pitfall, Python: l.Python, Files: l.Files, Status: "unchecked"}
 		for _, k := range l.Kinds {
 			e.Kinds = append(e.Kinds, string(k))
 		}
-		if r, ok := st.Results[l.ID]; ok {
+		if l.Err != nil {
+			e.Status, e.Error = "error", l.Err.Error()
+		} else if r, ok := p.Results[l.ID]; ok {
 			e.Checked = r.When.UTC().Format(time.RFC3339)
 			if r.Hash == labHash(root, env.Catalog, l.ID) {
 				e.Status, e.Kind = r.Status, r.Kind
@@ -77,50 +92,85 @@ func runList(_ context.Context, env Env, args []string) error {
 				e.Status = "changed"
 			}
 		}
-		entries = append(entries, e)
+		if t, ok := p.Done[l.ID]; ok {
+			e.Done = t.UTC().Format(time.RFC3339)
+		}
+		if e.Status == string(engine.Fixed) {
+			doc.Done++
+		} else if doc.Next == "" {
+			doc.Next = l.ID
+		}
+		doc.Labs = append(doc.Labs, e)
 	}
 	if o.json {
-		return report.JSON(env.Stdout, entries)
+		return report.JSON(env.Stdout, doc)
 	}
 	s := styleFor(env.Stdout, o.noColor)
 	w := env.Stdout
-	fmt.Fprintf(w, "%s\n", s.Bold(fmt.Sprintf("%-3s %-12s %-16s %-10s %-4s %s", "#", "LAB", "BLOCK", "DIFFICULTY", "MIN", "STATUS")))
+	width := report.Width(w)
+	fmt.Fprintf(w, "%s %s\n", s.Bold(fmt.Sprintf("%d of %d labs done", doc.Done, doc.Total)), progressBar(doc.Done, doc.Total, 30))
+	if doc.Next != "" {
+		next, _ := env.Catalog.Lookup(doc.Next)
+		fmt.Fprintf(w, "Next: %s — %s\n", s.Bold(next.ID), next.Title)
+	}
+	idw := len("LAB")
+	for _, e := range doc.Labs {
+		idw = max(idw, len(e.ID))
+	}
+	fmt.Fprintf(w, "\n%s\n", s.Bold(fmt.Sprintf("%3s  %-*s  %-4s %4s  %-22s  %s", "#", idw, "LAB", "DIFF", "MIN", "STATUS", "WHAT BREAKS")))
 	block := ""
-	for i, e := range entries {
-		if e.Block != block && i > 0 {
-			fmt.Fprintln(w)
+	for _, e := range doc.Labs {
+		if e.Block != block {
+			block = e.Block
+			fmt.Fprintf(w, "%s\n", s.Dim("── "+block+" "+strings.Repeat("─", max(0, min(width, 80)-len(block)-4))))
 		}
-		block = e.Block
 		status := ""
 		switch e.Status {
 		case "fixed":
-			status = s.Green("fixed")
+			status = "done"
+			if e.Done != "" {
+				status += " " + e.Done[:10]
+			}
+			status = s.Green(fmt.Sprintf("%-22s", status))
 		case "broken":
-			status = s.Red("broken: " + e.Kind)
+			status = s.Red(fmt.Sprintf("%-22s", "broken: "+e.Kind))
 		case "changed":
-			status = s.Yellow("edited since the last check")
+			status = s.Yellow(fmt.Sprintf("%-22s", "edited, not checked"))
+		case "error":
+			status = s.Yellow(fmt.Sprintf("%-22s", "error: see run"))
 		default:
-			status = s.Dim("not checked yet")
+			status = s.Dim(fmt.Sprintf("%-22s", "not checked yet"))
 		}
-		fmt.Fprintf(w, "%-3d %-12s %-16s %-10s %-4d %s\n", e.Order, e.ID, e.Block, stars(e.Difficulty), e.Minutes, status)
-		fmt.Fprintf(w, "    %s\n", s.Dim(fmt.Sprintf("%s · Python: %s · edit %s", e.Title, e.Python, strings.Join(e.Files, ", "))))
+		what := e.Pitfall
+		if room := width - (3 + 2 + idw + 2 + 4 + 1 + 4 + 2 + 22 + 2); len([]rune(what)) > room && room > 10 {
+			what = string([]rune(what)[:room-1]) + "…"
+		}
+		fmt.Fprintf(w, "%3d  %-*s  %s %4d  %s  %s\n", e.Order, idw, e.ID, catalog.Stars(e.Difficulty), e.Minutes, status, what)
 	}
-	fmt.Fprintf(w, "\n%s\n", s.Dim("Status is the last verdict of `go run ./checker` for the code as it is now."))
+	fmt.Fprintf(w, "\n%s\n", s.Dim("Status is each lab's last verdict for its code as it is now; `go run ./checker` checks them all, `go run ./checker watch` takes you through them."))
 	return nil
 }
 
-func stars(n int) string { return strings.Repeat("●", n) + strings.Repeat("○", 3-n) }
+// progressBar draws done of total as a bar of width cells.
+func progressBar(done, total, width int) string {
+	if total == 0 {
+		return ""
+	}
+	full := done * width / total
+	return fmt.Sprintf("[%s%s] %d%%", strings.Repeat("█", full), strings.Repeat("░", width-full), done*100/total)
+}
 
 // --- hint -------------------------------------------------------------------
 
 type hintOptions struct {
-	all, reset bool
+	all, reset, noColor bool
 }
 
 func (o *hintOptions) flags() *flag.FlagSet {
 	fs := flag.NewFlagSet("hint", flag.ContinueOnError)
 	fs.BoolVar(&o.all, "all", false, "show every hint at once")
 	fs.BoolVar(&o.reset, "reset", false, "forget which hints were shown")
+	fs.BoolVar(&o.noColor, "no-color", false, "never use colour (also: NO_COLOR=1)")
 	return fs
 }
 
@@ -149,156 +199,316 @@ func runHint(_ context.Context, env Env, args []string) error {
 		return err
 	}
 	l := labs[0]
+	if len(l.Hints) == 0 {
+		return fmt.Errorf("%s has no hints to show: %v", l.ID, l.Err)
+	}
 	root, err := engine.FindRoot(env.Dir)
 	if err != nil {
 		return err
 	}
-	cache := engine.CacheDir(root)
-	st := loadState(cache)
 	w := env.Stdout
 	if o.reset {
-		delete(st.Hints, l.ID)
-		if err := saveState(cache, st); err != nil {
+		if err := updateProgress(root, func(p *progress) { delete(p.Hints, l.ID) }); err != nil {
 			return fmt.Errorf("save hint progress: %w", err)
 		}
 		fmt.Fprintf(w, "Hints for %s are hidden again.\n", l.ID)
 		return nil
 	}
-	shown := st.Hints[l.ID] + 1
-	if o.all || shown > len(l.Hints) {
-		shown = len(l.Hints)
-	}
-	st.Hints[l.ID] = shown
-	if err := saveState(cache, st); err != nil {
+	shown := 0
+	if err := updateProgress(root, func(p *progress) {
+		shown = min(p.Hints[l.ID]+1, len(l.Hints))
+		if o.all {
+			shown = len(l.Hints)
+		}
+		p.Hints[l.ID] = shown
+	}); err != nil {
 		return fmt.Errorf("save hint progress: %w", err)
 	}
-	s := report.StyleFor(w)
-	fmt.Fprintf(w, "%s — %s\n", s.Bold(l.ID), l.Title)
-	for i := 0; i < shown; i++ {
-		fmt.Fprintf(w, "\n%s %s\n", s.Bold(fmt.Sprintf("Hint %d of %d:", i+1, len(l.Hints))), l.Hints[i])
-	}
+	writeHints(w, styleFor(w, o.noColor), report.Width(w), l, shown)
 	if shown < len(l.Hints) {
-		fmt.Fprintf(w, "\n%s\n", s.Dim(fmt.Sprintf("Run `go run ./checker hint %s` again for the next hint.", l.ID)))
+		fmt.Fprintf(w, "\n%s\n", styleFor(w, o.noColor).Dim(fmt.Sprintf("Run `go run ./checker hint %s` again for the next hint.", l.ID)))
 	} else {
-		fmt.Fprintf(w, "\n%s\n", s.Dim("That was the last hint. `go run ./checker run "+l.ID+"` shows what is still wrong."))
+		fmt.Fprintf(w, "\n%s\n", styleFor(w, o.noColor).Dim("That was the last hint. `go run ./checker run "+l.ID+"` shows what is still wrong."))
 	}
 	return nil
 }
 
-// --- watch ------------------------------------------------------------------
-
-type watchOptions struct {
-	interval time.Duration
-	timeout  time.Duration
-	noColor  bool
-	once     bool
-}
-
-func (o *watchOptions) flags() *flag.FlagSet {
-	fs := flag.NewFlagSet("watch", flag.ContinueOnError)
-	fs.DurationVar(&o.interval, "interval", 100*time.Millisecond, "how often to look for saved changes")
-	fs.DurationVar(&o.timeout, "timeout", runner.DefaultTime, "time limit for the lab's tests")
-	fs.BoolVar(&o.noColor, "no-color", false, "never use colour")
-	fs.BoolVar(&o.once, "exit-when-fixed", false, "stop watching once the lab is fixed")
-	return fs
-}
-
-// Validate checks the options' values.
-func (o *watchOptions) Validate() error {
-	if o.interval < 10*time.Millisecond || o.interval > 10*time.Second {
-		return usagef("-interval must be between 10ms and 10s")
+// writeHints writes the first shown hints of l, wrapped to width.
+func writeHints(w io.Writer, s report.Style, width int, l catalog.Lab, shown int) {
+	fmt.Fprintf(w, "%s — %s\n", s.Bold(l.ID), l.Title)
+	for i := 0; i < shown && i < len(l.Hints); i++ {
+		fmt.Fprintf(w, "\n%s\n", s.Bold(fmt.Sprintf("Hint %d of %d:", i+1, len(l.Hints))))
+		for _, line := range report.Wrap(l.Hints[i], width-2) {
+			fmt.Fprintf(w, "  %s\n", line)
+		}
 	}
-	if o.timeout < time.Second {
-		return usagef("-timeout must be at least 1s")
-	}
-	return nil
 }
 
-func runWatch(ctx context.Context, env Env, args []string) error {
-	o := &watchOptions{}
+// --- reset -------------------------------------------------------------------
+
+type resetOptions struct{}
+
+func (o *resetOptions) flags() *flag.FlagSet { return flag.NewFlagSet("reset", flag.ContinueOnError) }
+
+// Validate has nothing to check.
+func (o *resetOptions) Validate() error { return nil }
+
+func runReset(ctx context.Context, env Env, args []string) error {
+	o := &resetOptions{}
 	pos, err := parse(o.flags(), args)
 	if err != nil {
 		return err
 	}
-	if err := o.Validate(); err != nil {
-		return err
+	if len(pos) != 1 {
+		return usagef("name one lab to restore as shipped, for example `go run ./checker reset %s`", env.Catalog[0].ID)
 	}
-	if len(pos) > 1 {
-		return usagef("watch one lab at a time")
-	}
-	ws, err := openWorkspace(ctx, env)
+	labs, err := selectLabs(env.Catalog, pos)
 	if err != nil {
 		return err
 	}
-	var lab catalog.Lab
-	if len(pos) == 1 {
-		labs, err := selectLabs(env.Catalog, pos)
-		if err != nil {
-			return err
-		}
-		lab = labs[0]
-	} else if next := nextLab(ws, nil); next != nil {
-		lab = *next
-	} else {
-		fmt.Fprintln(env.Stdout, "Every lab is fixed. Name one to watch it anyway.")
-		return nil
+	root, err := engine.FindRoot(env.Dir)
+	if err != nil {
+		return err
 	}
-	ws.engine.Limits = runner.Limits{Time: o.timeout}
-	s := styleFor(env.Stdout, o.noColor)
-	dir := filepath.Join(ws.root, lab.Dir())
-	job := engine.Job{Lab: lab, Name: lab.Dir(), Dir: lab.Dir()}
-	last := snapshot(dir)
-	changed := time.Now()
-	for {
-		outcomes, err := ws.engine.Run(ctx, []engine.Job{job})
-		if ctx.Err() != nil {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		saveResults(ws, outcomes)
-		if isTerminal(env.Stdout) {
-			fmt.Fprint(env.Stdout, "\x1b[H\x1b[2J")
-		}
-		report.Details(env.Stdout, s, outcomes[0], false)
-		fmt.Fprintf(env.Stdout, "\n%s\n", s.Dim(fmt.Sprintf("verdict %s after the change · watching %s · Ctrl-C to stop",
-			time.Since(changed).Round(10*time.Millisecond), lab.Dir())))
-		if o.once && outcomes[0].Status == engine.Fixed {
-			return nil
-		}
-		// Wait for the next saved change.
-		for {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(o.interval):
-			}
-			if cur := snapshot(dir); cur != last {
-				last, changed = cur, time.Now()
-				break
-			}
-		}
+	backup, err := resetLab(ctx, root, labs[0], time.Now())
+	if err != nil {
+		return err
 	}
+	fmt.Fprintf(env.Stdout, "%s is as shipped again. Your version is kept in %s\n", labs[0].Dir(), relTo(env.Dir, backup))
+	return nil
 }
 
-// snapshot fingerprints the .go files of dir by name, size and mtime: cheap
-// enough to poll many times a second, with no dependency on inotify.
-func snapshot(dir string) string {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return err.Error()
-	}
-	var b strings.Builder
-	for _, e := range ents {
-		if !strings.HasSuffix(e.Name(), ".go") {
-			continue
-		}
-		info, err := e.Info()
+// resetLab restores the lab's folder as committed in git, after copying
+// every file that differs (or that git does not know) to a backup folder,
+// whose path it returns. It refuses a lab with no changes.
+func resetLab(ctx context.Context, root string, l catalog.Lab, now time.Time) (string, error) {
+	git := func(args ...string) ([]byte, error) {
+		cmd := exec.CommandContext(ctx, "git", args...)
+		cmd.Dir = root
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
 		if err != nil {
+			return nil, fmt.Errorf("git %s: %v %s", args[0], err, strings.TrimSpace(stderr.String()))
+		}
+		return out, nil
+	}
+	if _, err := exec.LookPath("git"); err != nil {
+		return "", fmt.Errorf("reset needs git to know what the lab looked like as shipped, and git is not installed")
+	}
+	if _, err := git("rev-parse", "--verify", "HEAD"); err != nil {
+		return "", fmt.Errorf("reset needs a git clone of Racelab (this copy is not one): restore %s from a fresh download instead", l.Dir())
+	}
+	out, err := git("status", "--porcelain=v1", "-z", "--untracked-files=all", "--", l.Dir())
+	if err != nil {
+		return "", err
+	}
+	var changed []string
+	for _, rec := range strings.Split(string(out), "\x00") {
+		if len(rec) > 3 {
+			changed = append(changed, rec[3:])
+		}
+	}
+	if len(changed) == 0 {
+		return "", fmt.Errorf("%s has no changes: it is as shipped already", l.Dir())
+	}
+	backup := filepath.Join(root, ".racelab", "backup", l.ID+"-"+now.Format("20060102-150405"))
+	for _, rel := range changed {
+		data, err := os.ReadFile(filepath.Join(root, rel))
+		if err != nil {
+			continue // deleted: nothing of the learner's to keep
+		}
+		dst := filepath.Join(backup, strings.TrimPrefix(rel, l.Dir()+"/"))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(dst, data, 0o644); err != nil {
+			return "", fmt.Errorf("back up %s: %w (nothing was reset)", rel, err)
+		}
+	}
+	if _, err := git("checkout", "HEAD", "--", l.Dir()); err != nil {
+		return "", fmt.Errorf("%w (your version is kept in %s)", err, backup)
+	}
+	if _, err := git("clean", "-fq", "--", l.Dir()); err != nil {
+		return "", fmt.Errorf("%w (your version is kept in %s)", err, backup)
+	}
+	return backup, nil
+}
+
+// --- solution ----------------------------------------------------------------
+
+type solutionOptions struct {
+	force   bool
+	noColor bool
+}
+
+func (o *solutionOptions) flags() *flag.FlagSet {
+	fs := flag.NewFlagSet("solution", flag.ContinueOnError)
+	fs.BoolVar(&o.force, "force", false, "show the solution even though the lab does not pass yet")
+	fs.BoolVar(&o.noColor, "no-color", false, "never use colour (also: NO_COLOR=1)")
+	return fs
+}
+
+// Validate has nothing to check.
+func (o *solutionOptions) Validate() error { return nil }
+
+func runSolution(_ context.Context, env Env, args []string) error {
+	o := &solutionOptions{}
+	pos, err := parse(o.flags(), args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("name one lab, for example `go run ./checker solution %s`", env.Catalog[0].ID)
+	}
+	labs, err := selectLabs(env.Catalog, pos)
+	if err != nil {
+		return err
+	}
+	l := labs[0]
+	root, err := engine.FindRoot(env.Dir)
+	if err != nil {
+		return err
+	}
+	if !o.force && !loadProgress(root).isDone(root, env.Catalog, l.ID) {
+		return usagef("%s does not pass yet (or was edited since it passed): the solution is shown once `go run ./checker run %s` says fixed; add --force to see it now", l.ID, l.ID)
+	}
+	writeSolution(env.Stdout, styleFor(env.Stdout, o.noColor), root, env.Dir, l)
+	return nil
+}
+
+// writeSolution shows how the reference solution differs from the
+// learner's editable files.
+func writeSolution(w io.Writer, s report.Style, root, cwd string, l catalog.Lab) {
+	fmt.Fprintf(w, "%s\n", s.Bold("The reference solution of "+l.ID+", as a diff from your version:"))
+	for _, f := range l.Files {
+		mine, _ := os.ReadFile(filepath.Join(root, l.Dir(), f))
+		ref, _ := os.ReadFile(filepath.Join(root, l.SolutionDir(), f))
+		d := unifiedDiff(relTo(cwd, filepath.Join(root, l.Dir(), f)), relTo(cwd, filepath.Join(root, l.SolutionDir(), f)), string(mine), string(ref))
+		if d == "" {
+			fmt.Fprintf(w, "\n%s is the same as the solution.\n", f)
 			continue
 		}
-		fmt.Fprintf(&b, "%s|%d|%d\n", e.Name(), info.Size(), info.ModTime().UnixNano())
+		fmt.Fprintln(w)
+		for _, line := range strings.SplitAfter(strings.TrimSuffix(d, "\n"), "\n") {
+			line = strings.TrimSuffix(line, "\n")
+			switch {
+			case strings.HasPrefix(line, "+++"), strings.HasPrefix(line, "---"):
+				fmt.Fprintln(w, s.Bold(line))
+			case strings.HasPrefix(line, "+"):
+				fmt.Fprintln(w, s.Green(line))
+			case strings.HasPrefix(line, "-"):
+				fmt.Fprintln(w, s.Red(line))
+			case strings.HasPrefix(line, "@@"):
+				fmt.Fprintln(w, s.Dim(line))
+			default:
+				fmt.Fprintln(w, line)
+			}
+		}
 	}
-	return b.String()
+	fmt.Fprintf(w, "\n%s\n", s.Dim("Other correct fixes are in "+l.SolutionDir()+"/"+catalog.VariantsDir+" (each with a `want` file that says pass)."))
+}
+
+// relTo is path relative to dir when that is shorter, so terminals and
+// editors can open it with a click from where the command was run.
+func relTo(dir, path string) string {
+	rel, err := filepath.Rel(dir, path)
+	if err != nil || strings.HasPrefix(rel, "../../..") {
+		return path
+	}
+	return rel
+}
+
+// unifiedDiff is a unified diff of a and b with three lines of context,
+// or "" when they are equal. It uses the longest common subsequence of
+// lines, which is plenty for files of a few hundred lines.
+func unifiedDiff(nameA, nameB, a, b string) string {
+	if a == b {
+		return ""
+	}
+	x, y := splitLines(a), splitLines(b)
+	n, m := len(x), len(y)
+	lcs := make([][]int, n+1)
+	for i := range lcs {
+		lcs[i] = make([]int, m+1)
+	}
+	for i := n - 1; i >= 0; i-- {
+		for j := m - 1; j >= 0; j-- {
+			if x[i] == y[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	type op struct {
+		kind byte // ' ', '-', '+'
+		text string
+		i, j int // line numbers (0-based) in a and b before this op
+	}
+	var ops []op
+	i, j := 0, 0
+	for i < n || j < m {
+		switch {
+		case i < n && j < m && x[i] == y[j]:
+			ops = append(ops, op{' ', x[i], i, j})
+			i, j = i+1, j+1
+		case i < n && (j == m || lcs[i+1][j] >= lcs[i][j+1]):
+			ops = append(ops, op{'-', x[i], i, j})
+			i++
+		default:
+			ops = append(ops, op{'+', y[j], i, j})
+			j++
+		}
+	}
+	var b2 strings.Builder
+	fmt.Fprintf(&b2, "--- %s\n+++ %s\n", nameA, nameB)
+	const ctx = 3
+	for k := 0; k < len(ops); {
+		if ops[k].kind == ' ' {
+			k++
+			continue
+		}
+		start := max(0, k-ctx)
+		end := k
+		for end < len(ops) {
+			if ops[end].kind != ' ' {
+				end++
+				continue
+			}
+			run := end
+			for run < len(ops) && ops[run].kind == ' ' {
+				run++
+			}
+			if run-end > 2*ctx || run == len(ops) {
+				end = min(len(ops), end+ctx)
+				break
+			}
+			end = run
+		}
+		hunk := ops[start:end]
+		na, nb := 0, 0
+		for _, o := range hunk {
+			if o.kind != '+' {
+				na++
+			}
+			if o.kind != '-' {
+				nb++
+			}
+		}
+		fmt.Fprintf(&b2, "@@ -%d,%d +%d,%d @@\n", hunk[0].i+1, na, hunk[0].j+1, nb)
+		for _, o := range hunk {
+			fmt.Fprintf(&b2, "%c%s\n", o.kind, o.text)
+		}
+		k = end
+	}
+	return b2.String()
+}
+
+func splitLines(s string) []string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > 0 && lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	return slices.Clip(lines)
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/racelab/racelab/checker/internal/catalog"
@@ -14,12 +15,19 @@ import (
 	"github.com/racelab/racelab/checker/internal/report"
 )
 
-// state is what the checker remembers about a learner's clone between
-// runs: the last verdict of each lab and how many hints were shown. It
-// lives in the user's cache directory, never in the repository.
-type state struct {
-	Results map[string]savedResult `json:"results"`
-	Hints   map[string]int         `json:"hints"`
+// ProgressFile is where a learner's progress is kept, at the root of their
+// clone (and ignored by git): it moves and is deleted with the clone.
+const ProgressFile = ".racelab-progress.json"
+
+// progress is what the checker remembers about a learner's clone: the lab
+// they are on, the labs they have done and when, each lab's last verdict,
+// and how many hints they have seen.
+type progress struct {
+	Version int                    `json:"version"`
+	Current string                 `json:"current,omitempty"` // the lab watch is on
+	Done    map[string]time.Time   `json:"done"`              // when each lab first passed
+	Results map[string]savedResult `json:"results"`           // each lab's last verdict
+	Hints   map[string]int         `json:"hints"`             // hints shown per lab
 }
 
 type savedResult struct {
@@ -30,53 +38,81 @@ type savedResult struct {
 	When    time.Time `json:"when"`
 }
 
-func statePath(cache string) string { return filepath.Join(cache, "state.json") }
-
-func loadState(cache string) state {
-	st := state{Results: map[string]savedResult{}, Hints: map[string]int{}}
-	data, err := os.ReadFile(statePath(cache))
-	if err != nil {
-		return st
-	}
-	if json.Unmarshal(data, &st) != nil {
-		return state{Results: map[string]savedResult{}, Hints: map[string]int{}}
-	}
-	if st.Results == nil {
-		st.Results = map[string]savedResult{}
-	}
-	if st.Hints == nil {
-		st.Hints = map[string]int{}
-	}
-	return st
+func emptyProgress() progress {
+	return progress{Version: 1, Done: map[string]time.Time{}, Results: map[string]savedResult{}, Hints: map[string]int{}}
 }
 
-func saveState(cache string, st state) error {
-	if err := os.MkdirAll(cache, 0o755); err != nil {
-		return err
+func progressPath(root string) string { return filepath.Join(root, ProgressFile) }
+
+// loadProgress reads the progress file; a missing or unreadable one is a
+// fresh start, never an error.
+func loadProgress(root string) progress {
+	p := emptyProgress()
+	data, err := os.ReadFile(progressPath(root))
+	if err != nil || json.Unmarshal(data, &p) != nil {
+		return emptyProgress()
 	}
-	data, err := json.MarshalIndent(st, "", "  ")
+	if p.Done == nil {
+		p.Done = map[string]time.Time{}
+	}
+	if p.Results == nil {
+		p.Results = map[string]savedResult{}
+	}
+	if p.Hints == nil {
+		p.Hints = map[string]int{}
+	}
+	return p
+}
+
+// updateProgress applies change to the progress file under a lock, so a
+// watch and a run in two terminals do not lose each other's updates, and
+// replaces the file atomically.
+func updateProgress(root string, change func(*progress)) error {
+	lock, err := os.OpenFile(progressPath(root)+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	if err == nil {
+		defer lock.Close()
+		if syscall.Flock(int(lock.Fd()), syscall.LOCK_EX) == nil {
+			defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+		}
+	}
+	p := loadProgress(root)
+	change(&p)
+	data, err := json.MarshalIndent(p, "", "  ")
 	if err != nil {
 		return err
 	}
-	return writeFile(statePath(cache), func(w io.Writer) error {
-		_, err := w.Write(data)
+	return writeFile(progressPath(root), func(w io.Writer) error {
+		_, err := w.Write(append(data, '\n'))
 		return err
 	})
 }
 
-// saveResults records the verdicts of a run of the labs (not of solutions).
+// saveResults records the verdicts of a run of the labs (never of
+// solutions, and never a verdict the checker could not reach: an error is
+// the checker's or the machine's, not the learner's).
 func saveResults(ws *workspace, outcomes []engine.Outcome) {
-	st := loadState(ws.cache)
-	for _, o := range outcomes {
-		if o.Status == engine.Errored {
-			continue
+	updateProgress(ws.root, func(p *progress) {
+		for _, o := range outcomes {
+			if o.Status == engine.Errored {
+				continue
+			}
+			id := o.Job.Lab.ID
+			p.Results[id] = savedResult{
+				Status: string(o.Status), Kind: string(o.Result.Kind()), Summary: report.OneLine(o),
+				Hash: labHash(ws.root, ws.cat, id), When: time.Now().UTC().Truncate(time.Second),
+			}
+			if _, done := p.Done[id]; o.Status == engine.Fixed && !done {
+				p.Done[id] = time.Now().UTC().Truncate(time.Second)
+			}
 		}
-		st.Results[o.Job.Lab.ID] = savedResult{
-			Status: string(o.Status), Kind: string(o.Result.Kind()), Summary: report.OneLine(o),
-			Hash: labHash(ws.root, ws.cat, o.Job.Lab.ID), When: time.Now(),
-		}
-	}
-	saveState(ws.cache, st)
+	})
+}
+
+// isDone reports whether the lab passed its last check and has not been
+// edited since.
+func (p progress) isDone(root string, cat catalog.Catalog, id string) bool {
+	r, ok := p.Results[id]
+	return ok && r.Status == string(engine.Fixed) && r.Hash == labHash(root, cat, id)
 }
 
 // labHash fingerprints a lab's editable files, so a remembered verdict is

@@ -4,10 +4,13 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/racelab/racelab/checker/internal/engine"
+	"github.com/racelab/racelab/checker/internal/shipped"
 	"github.com/racelab/racelab/checker/internal/verify"
 )
 
@@ -17,6 +20,8 @@ type verifyOptions struct {
 	noVariants bool
 	noColor    bool
 	slowAfter  time.Duration
+	shipped    bool
+	quiet      bool
 	procs      []int
 }
 
@@ -27,6 +32,8 @@ func (o *verifyOptions) flags() *flag.FlagSet {
 	fs.BoolVar(&o.noVariants, "no-variants", false, "skip the variants in solutions/*/testdata/variants")
 	fs.BoolVar(&o.noColor, "no-color", false, "never use colour")
 	fs.DurationVar(&o.slowAfter, "slow", 10*time.Second, "fail any run slower than this: verdicts must arrive in seconds")
+	fs.BoolVar(&o.shipped, "shipped", false, "verify the labs as shipped: their Go files as committed or staged in git, not a learner's edits (make test)")
+	fs.BoolVar(&o.quiet, "quiet", false, "print only problems, subjects that did not end as wanted, and the totals")
 	return fs
 }
 
@@ -55,6 +62,21 @@ func runVerify(ctx context.Context, env Env, args []string) error {
 	if err := o.Validate(); err != nil {
 		return err
 	}
+	start := time.Now()
+	if o.shipped {
+		root, err := engine.FindRoot(env.Dir)
+		if err != nil {
+			return err
+		}
+		snap := filepath.Join(root, ".racelab", "shipped")
+		if err := shipped.Copy(ctx, root, snap); err != nil {
+			return fmt.Errorf("copy the labs as shipped: %w", err)
+		}
+		if env.Catalog, err = loadCatalog(snap); err != nil {
+			return err
+		}
+		env.Dir = snap
+	}
 	labs, err := selectLabs(env.Catalog, pos)
 	if err != nil {
 		return err
@@ -63,7 +85,6 @@ func runVerify(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	start := time.Now()
 	rep, err := verify.Verify(ctx, ws.engine, env.Catalog, labs, verify.Options{
 		Runs: o.runs, GOMAXPROCS: o.procs, Variants: !o.noVariants, SlowAfter: o.slowAfter,
 		Progress: progressPrinter(env.Stderr, o.noColor),
@@ -82,15 +103,31 @@ func runVerify(ctx context.Context, env Env, args []string) error {
 	if len(rep.Problems) > 0 {
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintf(w, "%s\n", s.Bold(fmt.Sprintf("%-12s %-26s %-22s %-9s %s", "LAB", "SUBJECT", "WANT", "RUNS OK", "SLOWEST")))
+	idw := len("LAB")
 	for _, r := range rep.Results {
+		idw = max(idw, len(r.Subject.Lab.ID))
+	}
+	if !o.quiet {
+		fmt.Fprintf(w, "%s\n", s.Bold(fmt.Sprintf("%-*s %-26s %-22s %-9s %s", idw, "LAB", "SUBJECT", "WANT", "RUNS OK", "SLOWEST")))
+	}
+	subjects, runs, bad := 0, 0, 0
+	var slowest time.Duration
+	for _, r := range rep.Results {
+		subjects++
+		runs += r.Runs
+		slowest = max(slowest, r.Slowest)
+		if r.OK != r.Runs || r.Runs == 0 {
+			bad++
+		} else if o.quiet {
+			continue
+		}
 		ok := fmt.Sprintf("%d/%d", r.OK, r.Runs)
 		if r.OK == r.Runs {
 			ok = s.Green(fmt.Sprintf("%-9s", ok))
 		} else {
 			ok = s.Red(fmt.Sprintf("%-9s", ok))
 		}
-		fmt.Fprintf(w, "%-12s %-26s %-22s %s %s\n", r.Subject.Lab.ID, r.Subject.Name, r.Subject.Want, ok, r.Slowest.Round(10*time.Millisecond))
+		fmt.Fprintf(w, "%-*s %-26s %-22s %s %s\n", idw, r.Subject.Lab.ID, r.Subject.Name, r.Subject.Want, ok, r.Slowest.Round(10*time.Millisecond))
 		for i, b := range r.Bad {
 			if i == 5 {
 				fmt.Fprintf(w, "    … and %d more\n", len(r.Bad)-5)
@@ -99,6 +136,8 @@ func runVerify(ctx context.Context, env Env, args []string) error {
 			fmt.Fprintf(w, "    %s %s\n", s.Red("✗"), b)
 		}
 	}
+	fmt.Fprintf(w, "\n%d labs, %d subjects (labs, solutions, variants), %d runs; %d subjects did not end as wanted; slowest run %s.\n",
+		len(labs), subjects, runs, bad, slowest.Round(10*time.Millisecond))
 	fmt.Fprintf(w, "\n%d runs per subject per GOMAXPROCS (%s), %s in all.\n", o.runs, o.gomaxprocs, time.Since(start).Round(time.Second))
 	if !rep.OK() {
 		fmt.Fprintln(w, s.Red("verify failed: see the problems and runs above."))

@@ -210,6 +210,7 @@ type block struct {
 func split(events []Event) ([]TestResult, []block) {
 	var tests []TestResult
 	index := map[string]int{}
+	started := map[string]time.Time{}
 	byTest := map[string]*block{}
 	var order []*block
 	pkg := &block{}
@@ -228,6 +229,7 @@ func split(events []Event) ([]TestResult, []block) {
 		switch e.Action {
 		case "run":
 			if top == e.Test {
+				started[top] = e.Time
 				index[top] = len(tests)
 				tests = append(tests, TestResult{Name: top, Status: Unfinished})
 				running = append(running, top)
@@ -250,6 +252,16 @@ func split(events []Event) ([]TestResult, []block) {
 			}
 			b := get(top)
 			b.lines = append(b.lines, strings.TrimSuffix(e.Output, "\n"))
+		}
+	}
+	// A test the binary's end cut short (a timeout, a crash) has no
+	// outcome of its own: it ran from its start to the last event.
+	if n := len(events); n > 0 && !events[n-1].Time.IsZero() {
+		end := events[n-1].Time
+		for i := range tests {
+			if tests[i].Status == Unfinished && !started[tests[i].Name].IsZero() {
+				tests[i].Elapsed = end.Sub(started[tests[i].Name])
+			}
 		}
 	}
 	blocks := make([]block, 0, len(order)+1)

@@ -82,6 +82,17 @@ func (d *diagnosis) race(test string, lines []string, i int) int {
 		}
 	}
 	f := Finding{Kind: catalog.Race, Test: test, Title: titleRace, Evidence: excerpt(body, 40)}
+	// Each goroutine's entry function is the bottom frame of its accesses:
+	// where it was started is found from that when its creation stack
+	// lost the learner's frame to inlining.
+	entry := map[string]string{}
+	for _, s := range sections {
+		if g, ok := strings.CutPrefix(s.role[strings.LastIndex(s.role, " by ")+1:], "by "); ok {
+			if frames := parseFrames(s.lines); len(frames) > 0 {
+				entry[g] = frames[len(frames)-1].Func
+			}
+		}
+	}
 	var accesses []Site
 	for _, s := range sections {
 		frames := parseFrames(s.lines)
@@ -95,6 +106,11 @@ func (d *diagnosis) race(test string, lines []string, i int) int {
 		if site.File == "" && len(frames) > 0 {
 			site = d.relSite(s.role, frames[0])
 		}
+		if g, ok := strings.CutSuffix(s.role, " started"); ok && !d.editable(site) {
+			if start, ok := d.closureStart(entry[g]); ok {
+				site = start
+			}
+		}
 		if site.File != "" {
 			f.Sites = append(f.Sites, site)
 			if !strings.Contains(s.role, "started") {
@@ -102,6 +118,7 @@ func (d *diagnosis) race(test string, lines []string, i int) int {
 			}
 		}
 	}
+	f.Sites = uniqSites(f.Sites)
 	d.place(&f)
 	switch {
 	case len(accesses) >= 2 && accesses[0].File == accesses[1].File && accesses[0].Line == accesses[1].Line:
@@ -942,6 +959,11 @@ func uniqSites(sites []Site) []Site {
 }
 
 func isTestFile(f string) bool { return f == "" || strings.HasSuffix(f, "_test.go") }
+
+// editable reports whether s is in one of the files the learner edits.
+func (d *diagnosis) editable(s Site) bool {
+	return s.InLab && slices.Contains(d.lab.Files, path.Base(s.File))
+}
 
 // attribute names the test a crash belongs to: the block's own test, the
 // test that was running, or a test function found in the dump.

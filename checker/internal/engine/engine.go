@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -59,6 +60,9 @@ type Outcome struct {
 	Build    runner.Built
 	Err      error // why the lab could not be run, when Status is Errored
 	Duration time.Duration
+	// Notes are what the learner should know that is not a finding, such
+	// as a test file the run restored; set by the caller.
+	Notes []string
 }
 
 // Output returns the run's raw output for display, or the build's.
@@ -66,8 +70,19 @@ func (o Outcome) Output() string {
 	if o.Build.Failed {
 		return o.Build.Output
 	}
-	// test2json framing bytes (^V) mean nothing to a reader.
-	return string(bytes.ReplaceAll(o.Run.Output, []byte{0x16}, nil))
+	// test2json's framing bytes (^V) and the bare "=== NAME" lines it
+	// frames, which tell it output went back to the package, mean nothing
+	// to a reader.
+	lines := bytes.SplitAfter(o.Run.Output, []byte("\n"))
+	var b bytes.Buffer
+	for _, l := range lines {
+		l = bytes.ReplaceAll(l, []byte{0x16}, nil)
+		if string(bytes.TrimSpace(l)) == "=== NAME" {
+			continue
+		}
+		b.Write(l)
+	}
+	return b.String()
 }
 
 // Phase names a step reported to Progress.
@@ -140,6 +155,9 @@ func (e *Engine) Run(ctx context.Context, jobs []Job) ([]Outcome, error) {
 		Go: e.Toolchain.Go, Module: e.Root, BinDir: e.BinDir, Overlay: e.Overlay, Env: e.Toolchain.Env,
 	}, targets)
 	if err != nil {
+		return nil, err
+	}
+	if err := setupFailure(built); err != nil {
 		return nil, err
 	}
 
@@ -243,4 +261,32 @@ func lockDir(dir string) (func(), error) {
 		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		f.Close()
 	}, nil
+}
+
+// setupFailure recognizes builds that failed because of the machine, not
+// the code: every target failed, saying the race detector cannot work.
+// Such a failure must never be recorded as the learner's verdict.
+func setupFailure(built map[string]runner.Built) error {
+	if len(built) == 0 {
+		return nil
+	}
+	for _, b := range built {
+		if !b.Failed || !(strings.Contains(b.Output, "-race requires cgo") || strings.Contains(b.Output, "C compiler") && strings.Contains(b.Output, "not found")) {
+			return nil
+		}
+	}
+	for _, b := range built {
+		return &SetupError{"the race detector cannot work on this machine: " + firstLine(b.Output) +
+			": install a C compiler (`apt install gcc`, `xcode-select --install`) and make sure CGO_ENABLED=1 and CC name it"}
+	}
+	return nil
+}
+
+func firstLine(s string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			return l
+		}
+	}
+	return strings.TrimSpace(s)
 }

@@ -38,11 +38,15 @@ func FindToolchain(ctx context.Context, cacheDir string) (Toolchain, error) {
 	key := cacheKey(goPath)
 	if key != "" {
 		if data, err := os.ReadFile(filepath.Join(cacheDir, "toolchain-"+key+".json")); err == nil {
-			var cached Toolchain
-			if json.Unmarshal(data, &cached) == nil && cached.Version != "" && envAgrees() {
-				cached.Env = env
-				cached.Go = goPath
-				return cached, nil
+			var cached cachedToolchain
+			if json.Unmarshal(data, &cached) == nil && cached.Version != "" {
+				// What go env said is cached; whether the C compiler is
+				// still there is not: it is looked up on every run.
+				if err := checkCgo(cached.CgoEnabled, cached.CC); err != nil {
+					return Toolchain{}, err
+				}
+				tc.Version = cached.Version
+				return tc, nil
 			}
 		}
 	}
@@ -58,18 +62,11 @@ func FindToolchain(ctx context.Context, cacheDir string) (Toolchain, error) {
 	if !atLeast(ge.GOVERSION, 1, 25) {
 		return Toolchain{}, &SetupError{fmt.Sprintf("Racelab needs Go 1.25 or newer (for testing/synctest); this is %s: install a newer Go from https://go.dev/dl", ge.GOVERSION)}
 	}
-	if ge.CGO_ENABLED != "1" {
-		return Toolchain{}, &SetupError{"the race detector needs cgo, and cgo is off (CGO_ENABLED=0): run `export CGO_ENABLED=1` (or `go env -w CGO_ENABLED=1`) and make sure a C compiler is installed (`apt install gcc`, `xcode-select --install`)"}
-	}
-	cc := strings.Fields(ge.CC)
-	if len(cc) == 0 {
-		cc = []string{"gcc"}
-	}
-	if _, err := exec.LookPath(cc[0]); err != nil {
-		return Toolchain{}, &SetupError{fmt.Sprintf("the race detector needs a C compiler and %q is not installed: install gcc (`apt install gcc`) or clang, or point CC at one", cc[0])}
+	if err := checkCgo(ge.CGO_ENABLED, ge.CC); err != nil {
+		return Toolchain{}, err
 	}
 	if key != "" {
-		if data, err := json.Marshal(Toolchain{Version: tc.Version}); err == nil {
+		if data, err := json.Marshal(cachedToolchain{Version: tc.Version, CgoEnabled: ge.CGO_ENABLED, CC: ge.CC}); err == nil {
 			os.MkdirAll(cacheDir, 0o755)
 			os.WriteFile(filepath.Join(cacheDir, "toolchain-"+key+".json"), data, 0o644)
 		}
@@ -77,11 +74,34 @@ func FindToolchain(ctx context.Context, cacheDir string) (Toolchain, error) {
 	return tc, nil
 }
 
-// envAgrees reports whether the environment still allows a cached answer:
-// a CGO_ENABLED=0 in this shell must be caught even when an earlier shell
-// had cgo on.
-func envAgrees() bool { return os.Getenv("CGO_ENABLED") != "0" }
+// cachedToolchain is what `go env` said, cached per go binary and the
+// environment that decides its answers.
+type cachedToolchain struct {
+	Version    string
+	CgoEnabled string
+	CC         string
+}
 
+// checkCgo checks that the race detector can work: cgo on, and the C
+// compiler go env names is installed.
+func checkCgo(enabled, cc string) error {
+	if enabled != "1" {
+		return &SetupError{"the race detector needs cgo, and cgo is off (CGO_ENABLED=0, or no C compiler was found when Go decided its default): install a C compiler (`apt install gcc`, `xcode-select --install`), then run `export CGO_ENABLED=1` (or `go env -w CGO_ENABLED=1`)"}
+	}
+	fields := strings.Fields(cc)
+	if len(fields) == 0 {
+		fields = []string{"gcc"}
+	}
+	if _, err := exec.LookPath(fields[0]); err != nil {
+		return &SetupError{fmt.Sprintf("the race detector needs a C compiler and %q is not installed: install gcc (`apt install gcc`) or clang, or point CC at one", fields[0])}
+	}
+	return nil
+}
+
+// cacheKey identifies the go binary and every input that changes what go
+// env answers: the toolchain selection, cgo's switch, the compiler named,
+// and PATH (where Go looks for a C compiler to pick cgo's default), and
+// the user's go env file.
 func cacheKey(goPath string) string {
 	real, err := filepath.EvalSymlinks(goPath)
 	if err != nil {
@@ -91,7 +111,17 @@ func cacheKey(goPath string) string {
 	if err != nil {
 		return ""
 	}
-	return fmt.Sprintf("%x", hashString(fmt.Sprintf("%s|%d|%d|%s|%s", real, st.Size(), st.ModTime().UnixNano(), os.Getenv("GOROOT"), os.Getenv("GOTOOLCHAIN"))))
+	envFile := ""
+	if dir, err := os.UserConfigDir(); err == nil {
+		if est, err := os.Stat(filepath.Join(dir, "go", "env")); err == nil {
+			envFile = fmt.Sprintf("%d|%d", est.Size(), est.ModTime().UnixNano())
+		}
+	}
+	parts := []string{real, fmt.Sprint(st.Size()), fmt.Sprint(st.ModTime().UnixNano()), envFile}
+	for _, k := range []string{"GOROOT", "GOTOOLCHAIN", "CGO_ENABLED", "CC", "PATH", "GOENV"} {
+		parts = append(parts, k+"="+os.Getenv(k))
+	}
+	return fmt.Sprintf("%x", hashString(strings.Join(parts, "\x00")))
 }
 
 func goOutput(ctx context.Context, goPath string, args ...string) ([]byte, error) {

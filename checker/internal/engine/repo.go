@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/racelab/racelab/checker/internal/runner"
 )
@@ -37,13 +38,21 @@ func FindRoot(dir string) (string, error) {
 // CacheDir is where the checker keeps test binaries and state for the
 // repository at root: under the user's cache directory, one folder per
 // clone.
+//
+// Progress is not kept here but in the clone itself (see package cli):
+// this folder holds only what can be rebuilt, and [PruneCache] bounds it.
 func CacheDir(root string) string {
 	base, err := os.UserCacheDir()
 	if err != nil {
 		base = os.TempDir()
 	}
-	return filepath.Join(base, "racelab", fmt.Sprintf("%x", hashString(root))[:16])
+	dir := filepath.Join(base, "racelab", fmt.Sprintf("%x", hashString(root))[:16])
+	cacheRoots.Store(dir, root)
+	return dir
 }
+
+// cacheRoots remembers the clone of each cache folder handed out.
+var cacheRoots sync.Map
 
 func hashString(s string) []byte {
 	h := sha256.Sum256([]byte(s))

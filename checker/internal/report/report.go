@@ -72,7 +72,11 @@ func (s Style) status(o engine.Outcome, width int) string {
 func OneLine(o engine.Outcome) string {
 	switch o.Status {
 	case engine.Fixed:
-		return fmt.Sprintf("all %d tests pass under -race", countTests(o))
+		line := fmt.Sprintf("all %d tests pass under -race", countTests(o))
+		if len(o.Notes) > 0 {
+			line += " (note: " + o.Notes[0] + ")"
+		}
+		return line
 	case engine.Errored:
 		return "could not run: " + firstLine(o.Err.Error())
 	}
@@ -92,16 +96,23 @@ func countTests(o engine.Outcome) int {
 	return n
 }
 
-// Table writes one row per outcome, then the summary and what to do next.
-func Table(w io.Writer, s Style, outcomes []engine.Outcome, next *catalog.Lab) {
+// Table writes one row per outcome, fitted to width (see [Width]) with the
+// reason wrapped at words under its column, then the summary and what to
+// do next.
+func Table(w io.Writer, s Style, width int, outcomes []engine.Outcome, next *catalog.Lab) {
 	idw, stw := len("LAB"), len("STATUS")
 	for _, o := range outcomes {
 		idw = max(idw, len(o.Job.Lab.ID))
 		stw = max(stw, len(StatusText(o)))
 	}
+	why := max(30, width-idw-stw-4)
 	fmt.Fprintf(w, "%s  %s  %s\n", s.Bold(fmt.Sprintf("%-*s", idw, "LAB")), s.Bold(fmt.Sprintf("%-*s", stw, "STATUS")), s.Bold("WHY"))
 	for _, o := range outcomes {
-		fmt.Fprintf(w, "%-*s  %s  %s\n", idw, o.Job.Lab.ID, s.status(o, stw), clip(OneLine(o), 110))
+		lines := wrapLines(Sanitize(OneLine(o)), why, 3)
+		fmt.Fprintf(w, "%-*s  %s  %s\n", idw, o.Job.Lab.ID, s.status(o, stw), lines[0])
+		for _, l := range lines[1:] {
+			fmt.Fprintf(w, "%*s  %s\n", idw+stw+2, "", l)
+		}
 	}
 	fixed := 0
 	for _, o := range outcomes {
@@ -112,6 +123,7 @@ func Table(w io.Writer, s Style, outcomes []engine.Outcome, next *catalog.Lab) {
 	fmt.Fprintf(w, "\n%s of %d labs fixed.\n", s.Bold(fmt.Sprint(fixed)), len(outcomes))
 	if next != nil {
 		fmt.Fprintf(w, "Next: %s — %s (%s, difficulty %d, about %d min)\n", s.Bold(next.ID), next.Title, next.Block, next.Difficulty, next.Minutes)
+		fmt.Fprintf(w, "  go run ./checker watch             fix it with a verdict on every save\n")
 		fmt.Fprintf(w, "  go run ./checker run %-12s every finding in full\n", next.ID)
 		fmt.Fprintf(w, "  go run ./checker hint %-11s a hint, one at a time\n", next.ID)
 	} else if fixed == len(outcomes) && len(outcomes) > 0 {
@@ -131,6 +143,9 @@ func Details(w io.Writer, s Style, o engine.Outcome, verbose bool) {
 		fmt.Fprintf(w, "\n%s\n", o.Err)
 		return
 	}
+	for _, n := range o.Notes {
+		fmt.Fprintf(w, "%s %s\n", s.Yellow("note:"), Sanitize(n))
+	}
 	for i, f := range o.Result.Findings {
 		fmt.Fprintf(w, "\n%s %s", s.Bold(fmt.Sprintf("%d.", i+1)), s.Red(string(f.Kind)))
 		if f.Test != "" {
@@ -139,13 +154,13 @@ func Details(w io.Writer, s Style, o engine.Outcome, verbose bool) {
 		if f.Count > 1 {
 			fmt.Fprintf(w, s.Dim(" (reported %d times)"), f.Count)
 		}
-		fmt.Fprintf(w, "\n   %s\n", f.Summary)
+		fmt.Fprintf(w, "\n   %s\n", Sanitize(f.Summary))
 		if f.File != "" {
 			fmt.Fprintf(w, "   at %s\n", s.Bold(f.Location()))
 		}
-		fmt.Fprintf(w, "\n%s\n", indent(f.Explanation, "   "))
+		fmt.Fprintf(w, "\n%s\n", indent(Sanitize(f.Explanation), "   "))
 		if f.Evidence != "" {
-			fmt.Fprintf(w, "\n   %s\n%s\n", s.Dim("evidence:"), s.Dim(indent(f.Evidence, "   | ")))
+			fmt.Fprintf(w, "\n   %s\n%s\n", s.Dim("evidence:"), s.Dim(indent(Sanitize(f.Evidence), "   | ")))
 		}
 	}
 	if len(o.Result.Tests) > 0 {
@@ -159,12 +174,14 @@ func Details(w io.Writer, s Style, o engine.Outcome, verbose bool) {
 				mark = s.Dim("skip")
 			case diagnose.Unfinished:
 				mark = s.Yellow("did not finish")
+				fmt.Fprintf(w, "   %s %s %s\n", mark, t.Name, s.Dim("cut short after "+t.Elapsed.Round(10*time.Millisecond).String()))
+				continue
 			}
 			fmt.Fprintf(w, "   %-4s %s %s\n", mark, t.Name, s.Dim(t.Elapsed.Round(time.Millisecond).String()))
 		}
 	}
 	if verbose {
-		fmt.Fprintf(w, "\n%s\n%s\n", s.Bold("output:"), indent(strings.TrimRight(o.Output(), "\n"), "   "))
+		fmt.Fprintf(w, "\n%s\n%s\n", s.Bold("output:"), indent(Sanitize(strings.TrimRight(o.Output(), "\n")), "   "))
 		if o.Run.Truncated {
 			fmt.Fprintln(w, s.Dim("   (output truncated)"))
 		}
@@ -172,22 +189,6 @@ func Details(w io.Writer, s Style, o engine.Outcome, verbose bool) {
 	if o.Status == engine.Broken {
 		fmt.Fprintf(w, "\n%s go run ./checker hint %s    %s go test -race ./%s\n", s.Dim("stuck?"), l.ID, s.Dim("raw output:"), o.Job.Dir)
 	}
-}
-
-// clip shortens a one-line summary for the table, at the end of a clause
-// when it can; `run` shows it whole.
-func clip(s string, max int) string {
-	if len(s) <= max {
-		return s
-	}
-	cut := s[:max]
-	if i := strings.LastIndex(cut, "; "); i > max/3 {
-		return s[:i] + " …"
-	}
-	if i := strings.LastIndex(cut, " "); i > 0 {
-		cut = cut[:i]
-	}
-	return cut + " …"
 }
 
 func indent(text, prefix string) string {

@@ -14,9 +14,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // A Target is one package whose tests are built into a binary.
@@ -131,9 +133,17 @@ func buildGroup(ctx context.Context, cfg BuildConfig, modPath, dir string, ts []
 		byImport[imp] = t
 		args = append(args, "./"+filepath.ToSlash(t.Dir))
 	}
+	// The go command's own work directory lives beside the binaries: it is
+	// removed even if the go command is killed, and on the same file
+	// system, so each binary lands in place with one rename.
+	tmp, err := os.MkdirTemp(cfg.BinDir, ".gotmp-")
+	if err != nil {
+		return nil, fmt.Errorf("create the build's temporary directory: %w", err)
+	}
+	defer os.RemoveAll(tmp)
 	cmd := exec.Command(goCmd(cfg.Go), args...)
 	cmd.Dir = cfg.Module
-	cmd.Env = cfg.Env
+	cmd.Env = withEnv(cfg.Env, "GOTMPDIR="+tmp)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	runErr := runGroup(ctx, cmd)
@@ -144,6 +154,7 @@ func buildGroup(ctx context.Context, cfg BuildConfig, modPath, dir string, ts []
 
 	outputs := map[string]*strings.Builder{}
 	failed := map[string]bool{}
+	var orphans []buildEvent // output of packages that are not targets
 	sc := bufio.NewScanner(&stdout)
 	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
 	for sc.Scan() {
@@ -151,13 +162,9 @@ func buildGroup(ctx context.Context, cfg BuildConfig, modPath, dir string, ts []
 		if json.Unmarshal(sc.Bytes(), &ev) != nil {
 			continue
 		}
-		imp, _, _ := strings.Cut(ev.ImportPath, " ")
+		imp := importPath(modPath, ev.ImportPath)
 		if _, ok := byImport[imp]; !ok {
-			// A dependency failed (an edited import, say): charge it to
-			// every target, the message names the package.
-			for k := range byImport {
-				record(outputs, failed, k, ev)
-			}
+			orphans = append(orphans, ev)
 			continue
 		}
 		record(outputs, failed, imp, ev)
@@ -166,10 +173,19 @@ func buildGroup(ctx context.Context, cfg BuildConfig, modPath, dir string, ts []
 	for imp, t := range byImport {
 		bin := filepath.Join(dir, filepath.Base(t.Dir)+".test")
 		b := Built{}
+		_, statErr := os.Stat(bin)
+		if statErr != nil && outputs[imp] == nil && !failed[imp] {
+			// No binary and nothing said about this package: a package it
+			// depends on failed (one that is not a target), and the
+			// message names it.
+			for _, ev := range orphans {
+				record(outputs, failed, imp, ev)
+			}
+		}
 		if o := outputs[imp]; o != nil {
 			b.Output = o.String()
 		}
-		if _, err := os.Stat(bin); failed[imp] || err != nil || runErr != nil && b.Output == "" && stderr.Len() > 0 {
+		if failed[imp] || statErr != nil || runErr != nil && b.Output == "" && stderr.Len() > 0 {
 			b.Failed = true
 			if b.Output == "" {
 				b.Output = stderr.String()
@@ -185,6 +201,32 @@ func buildGroup(ctx context.Context, cfg BuildConfig, modPath, dir string, ts []
 		res[t.Name] = b
 	}
 	return res, nil
+}
+
+// importPath normalizes the import path of a build event: the go command
+// names a test build "pkg [pkg.test]", and a directory it could not load
+// "./labs/x" rather than by its import path.
+func importPath(modPath, p string) string {
+	p, _, _ = strings.Cut(p, " ")
+	if rest, ok := strings.CutPrefix(p, "./"); ok {
+		return modPath + "/" + rest
+	}
+	return p
+}
+
+// withEnv returns env (os.Environ when nil) with kv set, replacing any
+// earlier value of its key.
+func withEnv(env []string, kv ...string) []string {
+	if env == nil {
+		env = os.Environ()
+	}
+	out := slices.Clone(env)
+	for _, x := range kv {
+		k, _, _ := strings.Cut(x, "=")
+		out = slices.DeleteFunc(out, func(e string) bool { return strings.HasPrefix(e, k+"=") })
+		out = append(out, x)
+	}
+	return out
 }
 
 func record(outputs map[string]*strings.Builder, failed map[string]bool, imp string, ev buildEvent) {
@@ -235,7 +277,7 @@ func Go(ctx context.Context, goPath, dir string, env []string, args ...string) (
 // runGroup runs cmd in a new process group, killing the group when ctx
 // ends and after cmd exits.
 func runGroup(ctx context.Context, cmd *exec.Cmd) error {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = groupAttr()
 	if err := cmd.Start(); err != nil {
 		return err
 	}
@@ -247,8 +289,20 @@ func runGroup(ctx context.Context, cmd *exec.Cmd) error {
 		syscall.Kill(-pgid, syscall.SIGKILL)
 		return err
 	case <-ctx.Done():
-		syscall.Kill(-pgid, syscall.SIGKILL)
-		<-done
+		// The go command removes its work directory on an interrupt, not
+		// on a kill: ask first, then insist.
+		syscall.Kill(-pgid, syscall.SIGINT)
+		select {
+		case <-done:
+		case <-time.After(interruptGrace):
+			syscall.Kill(-pgid, syscall.SIGKILL)
+			<-done
+		}
+		syscall.Kill(-pgid, syscall.SIGKILL) // what the go command left behind
 		return ctx.Err()
 	}
 }
+
+// interruptGrace is how long a cancelled go command has to clean up after
+// an interrupt before it is killed.
+const interruptGrace = 2 * time.Second

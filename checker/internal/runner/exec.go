@@ -11,8 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -94,11 +92,7 @@ func Run(ctx context.Context, e Exec) (Result, error) {
 	cmd.Dir = e.Dir
 	cmd.Env = e.Env
 	cmd.ExtraFiles = e.ExtraFiles
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Setpgid: true,
-		// If the checker dies, its test binary dies with it.
-		Pdeathsig: syscall.SIGKILL,
-	}
+	cmd.SysProcAttr = groupAttr()
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return Result{}, fmt.Errorf("create a pipe: %w", err)
@@ -132,8 +126,12 @@ func Run(ctx context.Context, e Exec) (Result, error) {
 		syscall.Kill(-pgid, syscall.SIGKILL)
 	}
 
-	// Read the output, keeping up to lim.Output and killing a flood.
-	var out bytes.Buffer
+	// Read the output, keeping up to lim.Output and killing a flood. The
+	// output is converted to events as it arrives, so each event carries
+	// the time it really happened (how long a test ran before a timeout
+	// killed it, say).
+	var out, events bytes.Buffer
+	conv := test2json.NewConverter(&events, e.Package, test2json.Timestamp)
 	truncated := false
 	readDone := make(chan struct{})
 	go func() {
@@ -144,7 +142,9 @@ func Run(ctx context.Context, e Exec) (Result, error) {
 			n, err := pr.Read(buf)
 			total += int64(n)
 			if keep := lim.Output - int64(out.Len()); keep > 0 {
-				out.Write(buf[:min(int64(n), keep)])
+				kept := buf[:min(int64(n), keep)]
+				out.Write(kept)
+				conv.Write(kept)
 			}
 			if total > lim.Output {
 				truncated = true
@@ -196,7 +196,11 @@ loop:
 	if res.Killed != "" {
 		res.Exit = -1
 	}
-	res.Events, err = convert(e.Package, res.Output, waitErr)
+	conv.Exited(waitErr)
+	if err := conv.Close(); err != nil {
+		return res, err
+	}
+	res.Events, err = ParseEvents(&events)
 	if err != nil {
 		return res, err
 	}
@@ -217,22 +221,6 @@ func exitCode(err error) int {
 	return -1
 }
 
-// convert turns -test.v=test2json output into events with the toolchain's
-// own converter (a copy, see package test2json), so the events are exactly
-// what `go test -json` prints.
-func convert(pkg string, output []byte, exitErr error) ([]diagnose.Event, error) {
-	var out bytes.Buffer
-	c := test2json.NewConverter(&out, pkg, test2json.Timestamp) // as go test -json: times and elapsed
-	if _, err := c.Write(output); err != nil {
-		return nil, err
-	}
-	c.Exited(exitErr)
-	if err := c.Close(); err != nil {
-		return nil, err
-	}
-	return ParseEvents(&out)
-}
-
 // ParseEvents reads a `go test -json` stream.
 func ParseEvents(r io.Reader) ([]diagnose.Event, error) {
 	var events []diagnose.Event
@@ -248,47 +236,6 @@ func ParseEvents(r io.Reader) ([]diagnose.Event, error) {
 	return events, sc.Err()
 }
 
-// groupRSS sums the resident memory of every process in process group pgid.
-func groupRSS(pgid int) int64 {
-	var total int64
-	for _, pid := range GroupMembers(pgid) {
-		data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/statm")
-		if err != nil {
-			continue
-		}
-		f := strings.Fields(string(data))
-		if len(f) < 2 {
-			continue
-		}
-		pages, _ := strconv.ParseInt(f[1], 10, 64)
-		total += pages * int64(os.Getpagesize())
-	}
-	return total
-}
-
-// GroupMembers lists the processes whose process group is pgid.
-func GroupMembers(pgid int) []int {
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	var pids []int
-	for _, ent := range ents {
-		pid, err := strconv.Atoi(ent.Name())
-		if err != nil {
-			continue
-		}
-		if g, ok := procPgid(pid); ok && g == pgid {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
-// procPgid reads a process's group from /proc/pid/stat. The fields after
-// the command name (which may itself hold spaces) are: state, ppid, pgrp.
-func procPgid(pid int) (int, bool) { return procField(pid, 2) }
-
 func bytesString(n int64) string {
 	switch {
 	case n >= 1<<30 && n%(1<<30) == 0:
@@ -298,43 +245,4 @@ func bytesString(n int64) string {
 	default:
 		return fmt.Sprintf("%d KiB", n>>10)
 	}
-}
-
-// reapAdopted waits for those of pids that became this process's children:
-// a grader that is a child subreaper adopts what a killed test binary left
-// behind, and must reap it or keep a zombie.
-func reapAdopted(pids []int) {
-	self := os.Getpid()
-	for _, pid := range pids {
-		if ParentPID(pid) == self {
-			var ws syscall.WaitStatus
-			syscall.Wait4(pid, &ws, 0, nil)
-		}
-	}
-}
-
-// ParentPID returns a process's parent, or 0 when it is gone.
-func ParentPID(pid int) int {
-	ppid, _ := procField(pid, 1)
-	return ppid
-}
-
-// procField reads field i (0 is the state) after the command name in
-// /proc/pid/stat.
-func procField(pid, i int) (int, bool) {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, false
-	}
-	s := string(data)
-	j := strings.LastIndexByte(s, ')')
-	if j < 0 {
-		return 0, false
-	}
-	f := strings.Fields(s[j+1:])
-	if len(f) <= i {
-		return 0, false
-	}
-	n, err := strconv.Atoi(f[i])
-	return n, err == nil
 }

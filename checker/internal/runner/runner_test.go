@@ -2,10 +2,12 @@ package runner
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -13,23 +15,50 @@ import (
 
 const root = "../../.."
 
+var (
+	builtOnce sync.Once
+	builtBin  string
+	builtErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builtBin != "" {
+		os.RemoveAll(filepath.Dir(filepath.Dir(builtBin)))
+	}
+	os.Exit(code)
+}
+
 // built compiles the misbehave fixture once per test binary run.
 func built(t *testing.T) string {
 	t.Helper()
-	abs, err := filepath.Abs(root)
-	if err != nil {
-		t.Fatal(err)
+	builtOnce.Do(func() {
+		abs, err := filepath.Abs(root)
+		if err != nil {
+			builtErr = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "racelab-runner-test-")
+		if err != nil {
+			builtErr = err
+			return
+		}
+		res, err := Build(context.Background(), BuildConfig{Module: abs, BinDir: dir},
+			[]Target{{Name: "misbehave", Dir: "checker/internal/runner/testdata/src/misbehave"}})
+		if err != nil {
+			builtErr = err
+			return
+		}
+		if b := res["misbehave"]; b.Failed {
+			builtErr = fmt.Errorf("build failed:\n%s", b.Output)
+		} else {
+			builtBin = b.Binary
+		}
+	})
+	if builtErr != nil {
+		t.Fatal(builtErr)
 	}
-	dir := "checker/internal/runner/testdata/src/misbehave"
-	res, err := Build(context.Background(), BuildConfig{Module: abs, BinDir: t.TempDir()}, []Target{{Name: "misbehave", Dir: dir}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := res["misbehave"]
-	if b.Failed {
-		t.Fatalf("build failed:\n%s", b.Output)
-	}
-	return b.Binary
+	return builtBin
 }
 
 func run(t *testing.T, misdeed string, lim Limits, env ...string) Result {
@@ -46,6 +75,7 @@ func run(t *testing.T, misdeed string, lim Limits, env ...string) Result {
 }
 
 func TestHardTimeLimit(t *testing.T) {
+	built(t) // the build is not what is timed
 	start := time.Now()
 	res := run(t, "hang-before-tests", Limits{Time: time.Second, Grace: time.Second})
 	if !strings.HasPrefix(res.Killed, "time limit") || res.Exit != -1 {
@@ -141,20 +171,33 @@ func TestBuildReportsEachPackage(t *testing.T) {
 	}
 }
 
-// TestEventsCarryElapsed: test durations survive the conversion (the
-// converter records them only in its timestamp mode).
+// TestEventsCarryElapsed: test durations survive the conversion, and
+// events carry the time they happened, so a test that a timeout cut short
+// can be said to have run for as long as it did.
 func TestEventsCarryElapsed(t *testing.T) {
-	events, err := convert("p", []byte("\x16=== RUN   TestX\n\x16--- FAIL: TestX (0.47s)\n\x16FAIL\n"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range events {
-		if e.Action == "fail" && e.Test == "TestX" {
-			if e.Elapsed != 0.47 {
-				t.Errorf("Elapsed = %v, want 0.47", e.Elapsed)
+	res := run(t, "slow-fail", Limits{})
+	found := false
+	for _, e := range res.Events {
+		if e.Action == "fail" && e.Test == "TestSlowFail" {
+			found = true
+			if e.Elapsed < 0.3 {
+				t.Errorf("Elapsed = %v, want at least 0.3", e.Elapsed)
 			}
-			return
 		}
 	}
-	t.Errorf("no fail event for TestX in %+v", events)
+	if !found {
+		t.Errorf("no fail event for TestSlowFail in %+v", res.Events)
+	}
+
+	res = run(t, "hang-in-test", Limits{Time: time.Second})
+	var started, last time.Time
+	for _, e := range res.Events {
+		if e.Action == "run" && e.Test == "TestHangInTest" {
+			started = e.Time
+		}
+		last = e.Time
+	}
+	if started.IsZero() || last.Sub(started) < 900*time.Millisecond {
+		t.Errorf("the hung test started at %v and the last event came at %v: want about 1s apart (the timeout)", started, last)
+	}
 }

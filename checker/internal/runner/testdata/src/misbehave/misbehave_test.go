@@ -62,3 +62,14 @@ func TestExit3(t *testing.T) {
 	want(t, "exit3")
 	os.Exit(3)
 }
+
+func TestSlowFail(t *testing.T) {
+	want(t, "slow-fail")
+	time.Sleep(300 * time.Millisecond)
+	t.Fatal("failed after 0.3s")
+}
+
+func TestHangInTest(t *testing.T) {
+	want(t, "hang-in-test")
+	time.Sleep(time.Hour) // -test.timeout's alarm ends it
+}
