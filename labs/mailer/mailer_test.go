@@ -71,10 +71,13 @@ type session struct {
 	misuse []string // calls made on a closed session
 	closes int      // calls of Close
 	bye    bool     // the server has answered QUIT: the session is over
-	site   string   // where the goroutine that closed the session was started
+	site   string   // where the goroutine that sent over the session was started
 }
 
 func (s *session) Send(ctx context.Context, to string, msg Message) error {
+	if s.site == "" {
+		s.site = goroutineSite()
+	}
 	if s.closes > 0 {
 		s.misuse = append(s.misuse, "Send("+to+")")
 		return errors.New("send on a closed session")
@@ -108,7 +111,6 @@ func (s *session) Close() error {
 		s.misuse = append(s.misuse, "Close")
 		return errors.New("session already closed")
 	}
-	s.site = goroutineSite()
 	time.Sleep(s.srv.quitDelay) // QUIT, then wait for "221 Bye"
 	s.bye = true
 	return nil
