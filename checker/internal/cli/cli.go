@@ -63,6 +63,7 @@ func init() {
 		{"watch", "[flags] [LAB]", "guided: the first lab not done, re-run on every save, then the next", runWatch},
 		{"reset", "LAB", "restore a lab as shipped, keeping your version as a backup", runReset},
 		{"solution", "[flags] LAB", "show the reference solution as a diff from your version, once the lab passes", runSolution},
+		{"room", "[flags] PATH...", "facilitators: where each learner is, from their progress files (clones, or shared files)", runRoom},
 		{"verify", "[flags]", "maintainers: prove every lab fails as declared and every solution passes", runVerify},
 		{"grade", "--submission DIR [flags]", "grade a learner's copy of the repository without trusting it", runGrade},
 		{"help", "[COMMAND]", "show help", runHelp},
@@ -232,6 +233,9 @@ func flagsFor(name string) *flag.FlagSet {
 		return o.flags()
 	case "solution":
 		o := &solutionOptions{}
+		return o.flags()
+	case "room":
+		o := &roomOptions{}
 		return o.flags()
 	case "verify":
 		o := &verifyOptions{}

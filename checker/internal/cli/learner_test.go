@@ -370,3 +370,48 @@ func TestUnifiedDiff(t *testing.T) {
 		t.Error("equal files have a diff")
 	}
 }
+
+// room shows a facilitator where each learner is, and who is stuck, from
+// progress files alone.
+func TestRoom(t *testing.T) {
+	dir := shared(t)
+	cat := theLabs(t)
+	room := t.TempDir()
+	now := time.Now().UTC()
+	write := func(name string, p progress) {
+		os.MkdirAll(filepath.Join(room, name), 0o755)
+		data, _ := json.Marshal(p)
+		os.WriteFile(filepath.Join(room, name, ProgressFile), data, 0o644)
+	}
+	first, second := cat[0], cat[1]
+	ahead := emptyProgress()
+	ahead.Results[first.ID] = savedResult{Status: "fixed", When: now.Add(-10 * time.Minute)}
+	ahead.Done[first.ID] = now.Add(-10 * time.Minute)
+	ahead.Started[second.ID] = now.Add(-5 * time.Minute)
+	ahead.Results[second.ID] = savedResult{Status: "broken", Kind: "race", When: now}
+	write("alice", ahead)
+	stuck := emptyProgress()
+	stuck.Started[first.ID] = now.Add(-time.Duration(3*first.Minutes) * time.Minute)
+	stuck.Results[first.ID] = savedResult{Status: "broken", Kind: "race", When: now}
+	stuck.Hints[first.ID] = 2
+	write("bob", stuck)
+	os.WriteFile(filepath.Join(room, "carol.json"), []byte("not json"), 0o644)
+
+	code, out, errOut := run(t, dir, "room", room)
+	if code != ExitPass {
+		t.Fatalf("exit %d %s", code, errOut)
+	}
+	lines := strings.Split(out, "\n")
+	if !strings.HasPrefix(lines[1], "bob") || !strings.Contains(lines[1], "stuck") || !strings.Contains(lines[1], first.ID) {
+		t.Errorf("bob, stuck on %s, should come first:\n%s", first.ID, out)
+	}
+	if !strings.Contains(out, "alice") || !strings.Contains(out, "1/") || !strings.Contains(out, second.ID) {
+		t.Errorf("alice should be on %s with one lab done:\n%s", second.ID, out)
+	}
+	if !strings.Contains(out, "carol") || !strings.Contains(out, "cannot read") {
+		t.Errorf("carol's unreadable file should be named:\n%s", out)
+	}
+	if code, _, errOut := run(t, dir, "room", filepath.Join(room, "nobody")); code != ExitUsage || !strings.Contains(errOut, "does not exist") {
+		t.Errorf("a missing path: exit %d %q", code, errOut)
+	}
+}

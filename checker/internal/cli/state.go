@@ -25,6 +25,7 @@ const ProgressFile = ".racelab-progress.json"
 type progress struct {
 	Version int                    `json:"version"`
 	Current string                 `json:"current,omitempty"` // the lab watch is on
+	Started map[string]time.Time   `json:"started"`           // when each lab was first run
 	Done    map[string]time.Time   `json:"done"`              // when each lab first passed
 	Results map[string]savedResult `json:"results"`           // each lab's last verdict
 	Hints   map[string]int         `json:"hints"`             // hints shown per lab
@@ -39,7 +40,7 @@ type savedResult struct {
 }
 
 func emptyProgress() progress {
-	return progress{Version: 1, Done: map[string]time.Time{}, Results: map[string]savedResult{}, Hints: map[string]int{}}
+	return progress{Version: 1, Started: map[string]time.Time{}, Done: map[string]time.Time{}, Results: map[string]savedResult{}, Hints: map[string]int{}}
 }
 
 func progressPath(root string) string { return filepath.Join(root, ProgressFile) }
@@ -47,13 +48,25 @@ func progressPath(root string) string { return filepath.Join(root, ProgressFile)
 // loadProgress reads the progress file; a missing or unreadable one is a
 // fresh start, never an error.
 func loadProgress(root string) progress {
-	p := emptyProgress()
 	data, err := os.ReadFile(progressPath(root))
-	if err != nil || json.Unmarshal(data, &p) != nil {
+	if err != nil {
+		return emptyProgress()
+	}
+	return parseProgress(data)
+}
+
+// parseProgress reads a progress file's contents; what cannot be read is
+// a fresh start.
+func parseProgress(data []byte) progress {
+	p := emptyProgress()
+	if json.Unmarshal(data, &p) != nil {
 		return emptyProgress()
 	}
 	if p.Done == nil {
 		p.Done = map[string]time.Time{}
+	}
+	if p.Started == nil {
+		p.Started = map[string]time.Time{}
 	}
 	if p.Results == nil {
 		p.Results = map[string]savedResult{}
@@ -97,6 +110,9 @@ func saveResults(ws *workspace, outcomes []engine.Outcome) {
 				continue
 			}
 			id := o.Job.Lab.ID
+			if _, ok := p.Started[id]; !ok {
+				p.Started[id] = time.Now().UTC().Truncate(time.Second)
+			}
 			p.Results[id] = savedResult{
 				Status: string(o.Status), Kind: string(o.Result.Kind()), Summary: report.OneLine(o),
 				Hash: labHash(ws.root, ws.cat, id), When: time.Now().UTC().Truncate(time.Second),

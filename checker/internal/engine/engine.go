@@ -8,6 +8,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -197,7 +198,7 @@ func (e *Engine) runOne(ctx context.Context, j Job, b runner.Built) Outcome {
 	o := Outcome{Job: j, Build: b}
 	dir := filepath.Join(e.Root, j.Dir)
 	in := diagnose.Run{Lab: diagnose.Lab{
-		ID: j.Lab.ID, RelDir: filepath.ToSlash(j.Dir), Dir: dir, Files: j.Lab.Files, Source: readSources(dir),
+		ID: j.Lab.ID, RelDir: filepath.ToSlash(j.Dir), Dir: dir, Files: j.Lab.Files, Source: readSources(dir, e.overlay()),
 	}}
 	if b.Failed {
 		in.BuildFailed, in.Build = true, b.Output
@@ -289,4 +290,21 @@ func firstLine(s string) string {
 		}
 	}
 	return strings.TrimSpace(s)
+}
+
+// overlay reads the build overlay's replacements (file → replacement, ""
+// for a file left out), so code quoted in findings is the code that ran.
+func (e *Engine) overlay() map[string]string {
+	if e.Overlay == "" {
+		return nil
+	}
+	data, err := os.ReadFile(e.Overlay)
+	if err != nil {
+		return nil
+	}
+	var o struct{ Replace map[string]string }
+	if json.Unmarshal(data, &o) != nil {
+		return nil
+	}
+	return o.Replace
 }

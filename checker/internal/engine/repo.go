@@ -65,8 +65,9 @@ func isDir(p string) bool {
 }
 
 // readSources reads the .go files of a package directory, for quoting code
-// in findings.
-func readSources(dir string) map[string][]string {
+// in findings, as the build saw them: with overlay's replacements (keyed
+// by absolute path; "" removes a file).
+func readSources(dir string, overlay map[string]string) map[string][]string {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil
@@ -76,11 +77,27 @@ func readSources(dir string) map[string][]string {
 		if e.IsDir() || !strings.HasSuffix(e.Name(), ".go") {
 			continue
 		}
-		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		path := filepath.Join(dir, e.Name())
+		if repl, ok := overlay[path]; ok {
+			if repl == "" {
+				continue
+			}
+			path = repl
+		}
+		data, err := os.ReadFile(path)
 		if err != nil {
 			continue
 		}
 		src[e.Name()] = strings.Split(string(data), "\n")
+	}
+	// Files the overlay adds to the package.
+	for name, repl := range overlay {
+		if filepath.Dir(name) != dir || repl == "" || src[filepath.Base(name)] != nil || !strings.HasSuffix(name, ".go") {
+			continue
+		}
+		if data, err := os.ReadFile(repl); err == nil {
+			src[filepath.Base(name)] = strings.Split(string(data), "\n")
+		}
 	}
 	return src
 }
