@@ -27,12 +27,14 @@ unit:
 solutions:
 	$(GO) test -race -count=1 ./solutions/...
 
-# Every lab fails for exactly its declared kinds, every solution and variant
-# ends as declared, once at GOMAXPROCS 1 and once at 2. The labs are checked
+# Every lab fails for exactly its declared kinds, with its headline on the
+# learner's line, and every solution and variant ends as declared: each
+# once, at GOMAXPROCS 1 or 2 in turn (make verify runs them all, many
+# times). The labs are checked
 # as shipped (their Go files as committed or staged), so a learner's fixes
 # never make this fail; only failures are listed, so no fix is spoiled.
 labcheck:
-	$(GO) run ./checker verify -shipped -quiet -runs 1 -no-color
+	$(GO) run ./checker verify -shipped -quiet -rotate -runs 1 -gomaxprocs 1,2 -no-color
 
 # The main job, as a learner sees it. Exit status 1 means "some lab is still
 # broken", which is the point; 2 and 3 are real errors.

@@ -22,6 +22,7 @@ type verifyOptions struct {
 	slowAfter  time.Duration
 	shipped    bool
 	quiet      bool
+	rotate     bool
 	procs      []int
 }
 
@@ -34,6 +35,7 @@ func (o *verifyOptions) flags() *flag.FlagSet {
 	fs.DurationVar(&o.slowAfter, "slow", 10*time.Second, "fail any run slower than this: verdicts must arrive in seconds")
 	fs.BoolVar(&o.shipped, "shipped", false, "verify the labs as shipped: their Go files as committed or staged in git, not a learner's edits (make test)")
 	fs.BoolVar(&o.quiet, "quiet", false, "print only problems, subjects that did not end as wanted, and the totals")
+	fs.BoolVar(&o.rotate, "rotate", false, "run each subject -runs times in all, taking the -gomaxprocs values in turn, instead of -runs times at each value (make test)")
 	return fs
 }
 
@@ -86,7 +88,7 @@ func runVerify(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	rep, err := verify.Verify(ctx, ws.engine, env.Catalog, labs, verify.Options{
-		Runs: o.runs, GOMAXPROCS: o.procs, Variants: !o.noVariants, SlowAfter: o.slowAfter,
+		Runs: o.runs, GOMAXPROCS: o.procs, Rotate: o.rotate, Variants: !o.noVariants, SlowAfter: o.slowAfter,
 		Progress: progressPrinter(env.Stderr, o.noColor),
 	})
 	if err != nil {
@@ -138,7 +140,11 @@ func runVerify(ctx context.Context, env Env, args []string) error {
 	}
 	fmt.Fprintf(w, "\n%d labs, %d subjects (labs, solutions, variants), %d runs; %d subjects did not end as wanted; slowest run %s.\n",
 		len(labs), subjects, runs, bad, slowest.Round(10*time.Millisecond))
-	fmt.Fprintf(w, "\n%d runs per subject per GOMAXPROCS (%s), %s in all.\n", o.runs, o.gomaxprocs, time.Since(start).Round(time.Second))
+	per := "per GOMAXPROCS value"
+	if o.rotate {
+		per = "in all, GOMAXPROCS taken in turn"
+	}
+	fmt.Fprintf(w, "%d runs per subject %s (%s), %s in all.\n", o.runs, per, o.gomaxprocs, time.Since(start).Round(time.Second))
 	if !rep.OK() {
 		fmt.Fprintln(w, s.Red("verify failed: see the problems and runs above."))
 		return errFailed

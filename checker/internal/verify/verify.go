@@ -9,7 +9,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -24,6 +26,10 @@ import (
 type Options struct {
 	Runs       int   // runs of each subject per GOMAXPROCS value
 	GOMAXPROCS []int // e.g. 1 and 2
+	// Rotate runs each subject Runs times in all, taking the GOMAXPROCS
+	// values in turn across subjects and runs, instead of Runs times at
+	// each value: a quick check that still exercises every value.
+	Rotate bool
 	Variants   bool  // also run each solution's testdata/variants
 	// SlowAfter flags any run slower than this: every verdict must arrive
 	// in seconds.
@@ -45,6 +51,10 @@ type Subject struct {
 type Want struct {
 	Pass  bool
 	Kinds []catalog.Kind // when failing, exactly these
+	// Located requires the headline finding on a line of the lab's
+	// editable files: the broken lab as shipped must show the learner
+	// where to look.
+	Located bool
 }
 
 func (w Want) String() string {
@@ -96,7 +106,7 @@ func Verify(ctx context.Context, base *engine.Engine, cat catalog.Catalog, labs 
 	var subjects []Subject
 	for _, l := range labs {
 		subjects = append(subjects,
-			Subject{Lab: l, Name: "lab", Dir: l.Dir(), Want: Want{Kinds: l.Kinds}},
+			Subject{Lab: l, Name: "lab", Dir: l.Dir(), Want: Want{Kinds: l.Kinds, Located: true}},
 			Subject{Lab: l, Name: "solution", Dir: l.SolutionDir(), Want: Want{Pass: true}})
 	}
 	if o.Variants {
@@ -111,26 +121,36 @@ func Verify(ctx context.Context, base *engine.Engine, cat catalog.Catalog, labs 
 		o.Runs = 1
 	}
 
-	// Labs and solutions share one build; each variant needs its own
-	// overlay, hence its own engine and binary directory.
+	// Labs and solutions share one build. Variants need overlays; the
+	// k-th variant of every lab share one build (a round): one go command
+	// and one overlay for a variant of each lab, not one per variant.
 	type group struct {
 		eng      *engine.Engine
 		subjects []Subject
 	}
 	plain := group{eng: base}
-	var groups []group
+	var rounds [][]Subject
+	nth := map[string]int{}
 	for _, s := range subjects {
 		if s.overlay == nil {
 			plain.subjects = append(plain.subjects, s)
 			continue
 		}
-		eng, err := variantEngine(base, s)
+		k := nth[s.Lab.ID]
+		nth[s.Lab.ID]++
+		if k == len(rounds) {
+			rounds = append(rounds, nil)
+		}
+		rounds[k] = append(rounds[k], s)
+	}
+	groups := []group{plain}
+	for k, subs := range rounds {
+		eng, err := variantEngine(base, k, subs)
 		if err != nil {
 			return rep, err
 		}
-		groups = append(groups, group{eng: eng, subjects: []Subject{s}})
+		groups = append(groups, group{eng: eng, subjects: subs})
 	}
-	groups = append([]group{plain}, groups...)
 
 	results := make([][]Result, len(groups))
 	errs := make([]error, len(groups))
@@ -169,6 +189,14 @@ func runGroup(ctx context.Context, eng *engine.Engine, subjects []Subject, o Opt
 	var jobs []engine.Job
 	var owner []int
 	for si, s := range subjects {
+		if o.Rotate {
+			for r := range o.Runs {
+				p := o.GOMAXPROCS[(rotation(s)+r)%len(o.GOMAXPROCS)]
+				jobs = append(jobs, engine.Job{Lab: s.Lab, Name: jobName(s), Dir: s.Dir, GOMAXPROCS: p})
+				owner = append(owner, si)
+			}
+			continue
+		}
 		for _, p := range o.GOMAXPROCS {
 			for range o.Runs {
 				jobs = append(jobs, engine.Job{Lab: s.Lab, Name: jobName(s), Dir: s.Dir, GOMAXPROCS: p})
@@ -197,11 +225,17 @@ func runGroup(ctx context.Context, eng *engine.Engine, subjects []Subject, o Opt
 	return results, nil
 }
 
-func jobName(s Subject) string {
-	if s.overlay != nil {
-		return "variants/" + s.Lab.ID + "/" + s.Name
+func jobName(s Subject) string { return s.Dir }
+
+// rotation spreads subjects over the GOMAXPROCS values: a stable number
+// from the subject's lab and name, so a subject runs with the same value
+// every time verify rotates.
+func rotation(s Subject) int {
+	var h uint32
+	for _, c := range s.Lab.ID + "/" + s.Name {
+		h = h*31 + uint32(c)
 	}
-	return s.Dir
+	return int(h % 1024)
 }
 
 // judge says why an outcome is not what was wanted, or "" when it is.
@@ -226,6 +260,15 @@ func judge(w Want, oc engine.Outcome, slowAfter time.Duration) string {
 	if !sameKinds(got, w.Kinds) {
 		f, _ := oc.Result.Primary()
 		return fmt.Sprintf("failed with %s but must fail with exactly %s (%s)", kindList(got), kindList(w.Kinds), f.Summary)
+	}
+	if w.Located {
+		// The learner is told where to look: the headline finding is on a
+		// line of a file they edit.
+		f, _ := oc.Result.Primary()
+		if f.File == "" || !slices.Contains(oc.Job.Lab.Files, path.Base(f.File)) || path.Dir(f.File) != oc.Job.Lab.Dir() {
+			return fmt.Sprintf("failed with %s as declared, but its headline does not point at a line of %s: %q at %q",
+				kindList(got), strings.Join(oc.Job.Lab.Files, ", "), f.Summary, f.Location())
+		}
 	}
 	return ""
 }
@@ -341,15 +384,19 @@ func loadVariant(root string, l catalog.Lab, vdir string) (Subject, error) {
 	return s, nil
 }
 
-// variantEngine returns an engine that builds the lab with the variant's
-// files overlaid, in a binary directory of its own.
-func variantEngine(base *engine.Engine, s Subject) (*engine.Engine, error) {
+// variantEngine returns an engine that builds round k's labs with their
+// variants' files overlaid, in a binary directory of its own.
+func variantEngine(base *engine.Engine, k int, subs []Subject) (*engine.Engine, error) {
 	eng := *base
-	eng.BinDir = filepath.Join(base.BinDir, "..", "variants", s.Lab.ID, s.Name)
+	eng.BinDir = filepath.Join(base.BinDir, "..", "variants", fmt.Sprintf("round%d", k))
 	if err := os.MkdirAll(eng.BinDir, 0o755); err != nil {
 		return nil, err
 	}
-	data, err := json.Marshal(map[string]any{"Replace": s.overlay})
+	replace := map[string]string{}
+	for _, s := range subs {
+		maps.Copy(replace, s.overlay)
+	}
+	data, err := json.Marshal(map[string]any{"Replace": replace})
 	if err != nil {
 		return nil, err
 	}
