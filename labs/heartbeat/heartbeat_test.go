@@ -54,7 +54,7 @@ func (r *registry) sent() (beats []time.Duration, inFlight int) {
 	return append([]time.Duration(nil), r.beats...), r.inFlight
 }
 
-// stop calls h.Stop and fails t if it has not returned within a second of
+// stop calls h.Stop and fails t if it has not returned within two seconds of
 // real time. Use it outside bubbles only.
 func stop(t *testing.T, h *Heartbeat, what string) bool {
 	t.Helper()
@@ -66,8 +66,8 @@ func stop(t *testing.T, h *Heartbeat, what string) bool {
 	select {
 	case <-done:
 		return true
-	case <-time.After(time.Second):
-		t.Errorf("deadlock: %s has not returned after 1s; Stop must return as soon as the background loop has exited", what)
+	case <-time.After(2 * time.Second):
+		t.Errorf("deadlock: %s has not returned after 2s; Stop must return as soon as the background loop has exited", what)
 		return false
 	}
 }

@@ -147,8 +147,8 @@ func (h *heldStore) Fetch(ctx context.Context, id string) (string, error) {
 	}
 }
 
-// run calls ix.Run in a goroutine and waits for it, at most a second of real
-// time. Use it outside bubbles only.
+// run calls ix.Run in a goroutine and waits for it, at most two seconds of
+// real time. Use it outside bubbles only.
 func run(t *testing.T, ix *Indexer, ctx context.Context, ids []string, what string) (Index, error, bool) {
 	t.Helper()
 	type ran struct {
@@ -163,8 +163,8 @@ func run(t *testing.T, ix *Indexer, ctx context.Context, ids []string, what stri
 	select {
 	case r := <-done:
 		return r.idx, r.err, true
-	case <-time.After(time.Second):
-		t.Errorf("deadlock: Run has not returned 1s after %s; want it to return as soon as its fetches in flight have returned", what)
+	case <-time.After(2 * time.Second):
+		t.Errorf("deadlock: Run has not returned 2s after %s; want it to return as soon as its fetches in flight have returned", what)
 		return nil, nil, false
 	}
 }
@@ -270,7 +270,7 @@ func TestRunStopsOnFetchError(t *testing.T) {
 	for _, workers := range []int{1, 3, 8} {
 		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
 			inBubble(t, func(t *testing.T) {
-				ids, docs, _ := corpus(40)
+				ids, docs, _ := corpus(200)
 				// The third round's first document is missing: it fails
 				// halfway through that round, with other fetches in flight.
 				bad := ids[2*workers]
@@ -297,7 +297,7 @@ func TestRunCancelledBeforeStart(t *testing.T) {
 	for _, workers := range []int{1, 4} {
 		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
 			inBubble(t, func(t *testing.T) {
-				ids, docs, _ := corpus(20)
+				ids, docs, _ := corpus(200)
 				s := &store{docs: docs}
 				ix := &Indexer{Store: s, Workers: workers}
 				ctx, cancel := context.WithCancel(context.Background())
@@ -347,13 +347,15 @@ func TestRunCancelledDuringWork(t *testing.T) {
 // flight take to give up), and the queue of the queued documents not
 // fetched before stopAt left alone.
 //
-// A worker that checks ctx in a select may still take one more document,
+// A worker that checks ctx in a select may still take another document
 // when the select picks it over ctx.Done() at random; a fetch begun with
-// its ctx done returns at once, and workers that keep taking documents that
-// way go through all of them. Half the queue tells the two apart: a correct
-// worker takes another document with a chance of at most one in two each
-// time, so the chance that correct workers take half of 34 or more
-// documents is below 2^-17, and half of 194 far less.
+// its ctx done returns at once, and workers that ignore ctx go through the
+// whole queue that way. Half the queue tells the two apart: a worker that
+// selects on ctx.Done() takes each further document with a chance of at
+// most one in two, so the chance that W such workers take m documents in
+// all is below C(m+W-1, W-1)/2^m. The queues here hold at least 176
+// documents, so m is at least 88: below 10^-16 for 8 workers, far below
+// for fewer.
 func checkStopped(t *testing.T, s *store, elapsed, stopAt time.Duration, what string, queued int) {
 	t.Helper()
 	late, inFlight, _ := s.counts()

@@ -156,8 +156,8 @@ func TestGetLeavesNoGoroutines(t *testing.T) {
 					t.Errorf("Get = %q, %v; want the value of a replica that answered, nil", g.value, g.err)
 				}
 				goleak.VerifyNone(t, before)
-			case <-time.After(time.Second):
-				t.Errorf("deadlock: Get has not returned after 1s, with every replica answering at once")
+			case <-time.After(2 * time.Second):
+				t.Errorf("deadlock: Get has not returned after 2s, with every replica answering at once")
 			}
 		})
 	}

@@ -132,8 +132,8 @@ func TestAllowLeavesNoGoroutines(t *testing.T) {
 			case a := <-done:
 				p.check(t, a.ok, a.err)
 				goleak.VerifyNone(t, before)
-			case <-time.After(time.Second):
-				t.Errorf("deadlock: Allow has not returned after 1s, with both stores answering at once")
+			case <-time.After(2 * time.Second):
+				t.Errorf("deadlock: Allow has not returned after 2s, with both stores answering at once")
 			}
 		})
 	}
