@@ -355,13 +355,17 @@ type goroutine struct {
 	stack string // the whole entry, header included
 }
 
-// parked reports whether g is blocked: not running, not ready to run.
+// parked reports whether g waits for another goroutine: on a channel, a
+// lock, a WaitGroup, a Cond, or in time.Sleep. (Running, ready to run, or
+// waiting for the runtime, such as the garbage collector, is not parked.)
 func (g goroutine) parked() bool {
-	switch g.state {
-	case "running", "runnable", "syscall", "preempted", "":
-		return false
+	switch strings.TrimSuffix(g.state, " (durable)") {
+	case "chan receive", "chan send", "select", "chan receive (nil chan)", "chan send (nil chan)", "select (no cases)",
+		"sync.Mutex.Lock", "sync.RWMutex.Lock", "sync.RWMutex.RLock", "sync.Cond.Wait", "sync.WaitGroup.Wait",
+		"semacquire", "sleep":
+		return true
 	}
-	return true
+	return false
 }
 
 // goroutines returns every goroutine, as the runtime describes them.
