@@ -16,6 +16,7 @@ const (
 	titleRace          = "data race"
 	titleMapRace       = "concurrent map access"
 	titleWaitGroupRace = "WaitGroup.Add raced with Wait"
+	titleCopiedLock    = "data race through a copied mutex"
 	titleLockOrder     = "inconsistent lock order"
 	titleRecursive     = "recursive locking"
 	titleLockWait      = "lock held too long"
@@ -145,10 +146,26 @@ func (d *diagnosis) race(test string, lines []string, i int) int {
 			"Fix: wait for every goroutine to finish (WaitGroup.Wait, or one receive per goroutine) before returning; " +
 			"a mutex alone does not help, since the caller cannot take it."
 	}
-	f.Explanation = "Two goroutines used the same memory at the same time and at least one of them wrote it. " +
+	explain := "Two goroutines used the same memory at the same time and at least one of them wrote it. " +
 		"Nothing orders the two accesses (no mutex held by both, no channel operation or WaitGroup between them), " +
 		"so updates can be lost or half-seen, on any run, whatever the timing. Go has no GIL: even `n++` is a read and a write.\n" +
-		"Where:\n" + describeSites(f.Sites) + fix
+		"Where:\n" + describeSites(f.Sites)
+	if copies := d.copiedLocks(); len(copies) > 0 {
+		// The code locks, but each caller locks a copy of the mutex.
+		f.Title = titleCopiedLock
+		first := copies[0]
+		if i := slices.IndexFunc(copies, func(s Site) bool { return strings.Contains(s.Role, "value receiver") }); i >= 0 {
+			first = copies[i]
+		}
+		f.Summary += fmt.Sprintf("; the mutex is copied by value (%s), so each call locks its own copy (go vet: copylocks)", short(first))
+		explain += "The code does take a mutex, but a copy of it:\n" + describeSites(copies) +
+			"A sync.Mutex must not be copied after first use: a method with a value receiver, or a struct passed or returned by value, " +
+			"gets a mutex of its own, so two calls never exclude each other while the maps and slices they share are the same. " +
+			"`go vet` (its copylocks check) reports every such copy before any test runs: run `go vet ./" + d.lab.RelDir + "`. " +
+			"go test runs only part of vet, which leaves copylocks out.\n"
+		fix = "Fix: use pointer receivers (func (s *T) ...) and pass the struct by pointer, so every call locks the one mutex; or hold the mutex through a pointer field."
+	}
+	f.Explanation = explain + fix
 	d.add(f)
 	return end
 }
