@@ -315,6 +315,7 @@ type meeting struct {
 	all     chan struct{} // closed when every call has asked the time
 	blocked atomic.Value  // string: the first call seen waiting for another's lock
 	missed  atomic.Value  // string: the first call seen returning without asking the time
+	late    atomic.Bool   // a call waited stuckLimit for the others in vain
 }
 
 func newMeeting(n int) *meeting {
@@ -338,9 +339,19 @@ func (m *meeting) arrive() {
 		close(m.all)
 	}
 	limit := time.After(stuckLimit)
-	tick := time.NewTicker(pollEvery)
-	defer tick.Stop()
-	for m.blocked.Load() == nil && m.missed.Load() == nil {
+	var b backoff
+	for {
+		select {
+		case <-m.all:
+			return
+		case <-limit:
+			m.late.Store(true)
+			return
+		case <-b.next():
+		}
+		if m.blocked.Load() != nil || m.missed.Load() != nil {
+			return
+		}
 		gs := goroutines()
 		for j, id := range m.ids {
 			if m.arrived[j].Load() {
@@ -352,13 +363,6 @@ func (m *meeting) arrive() {
 			case g.parked():
 				m.blocked.CompareAndSwap(nil, m.names[j])
 			}
-		}
-		select {
-		case <-m.all:
-			return
-		case <-limit:
-			return
-		case <-tick.C:
 		}
 	}
 }
@@ -385,8 +389,11 @@ func TestReadersOverlap(t *testing.T) {
 			clock.onNow = m.arrive
 			close(gate)
 			s, ok := wait(calls...)
-			if who := m.blocked.Load(); who != nil {
+			switch who := m.blocked.Load(); {
+			case who != nil:
 				t.Errorf("serialized: %s waited for another Price call's lock while that call was inside Price; want Price calls to run at the same time: readers must not wait for each other", who)
+			case m.late.Load():
+				t.Errorf("serialized: a Price call waited %v inside Price for the other %d, and they did not all get there; want Price calls to run at the same time: readers must not wait for each other", stuckLimit, len(skus)-1)
 			}
 			if !ok {
 				t.Fatal(stallReport(s))

@@ -21,14 +21,26 @@ import (
 )
 
 const (
-	// pollEvery is how often a test looks at the goroutines while it
-	// waits for calls to return.
-	pollEvery = time.Millisecond
+	// pollMin and pollMax bound the pause before each look at the
+	// goroutines while a test waits: a look stops the world, so a test
+	// looks soon at first, then less and less often.
+	pollMin = 100 * time.Microsecond
+	pollMax = 20 * time.Millisecond
 	// stuckLimit bounds every wait, in real time, for calls that are not
 	// frozen on locks (busy, or waiting on something else). A correct fix
 	// returns in microseconds.
 	stuckLimit = 3 * time.Second
 )
+
+// A backoff paces the looks at the goroutines: pollMin before the first,
+// twice as long before each next one, up to pollMax.
+type backoff struct{ d time.Duration }
+
+// next returns a channel that receives once the next pause is over.
+func (b *backoff) next() <-chan time.Time {
+	b.d = min(max(2*b.d, pollMin), pollMax)
+	return time.After(b.d)
+}
 
 // pkgPrefix is "<import path of this package>.", the prefix of the names of
 // its functions in a goroutine dump.
@@ -249,6 +261,7 @@ type stall struct {
 // why.
 func wait(calls ...*call) (stall, bool) {
 	limit := time.After(stuckLimit)
+	var b backoff
 	for {
 		var pending []*call
 		for _, c := range calls {
@@ -261,16 +274,18 @@ func wait(calls ...*call) (stall, bool) {
 		if len(pending) == 0 {
 			return stall{}, true
 		}
+		timeUp := false
+		select {
+		case <-pending[0].done:
+			continue
+		case <-b.next():
+		case <-limit:
+			timeUp = true
+		}
 		gs := goroutines()
 		ids := make([]int, len(pending))
 		for i, c := range pending {
 			ids[i] = c.id
-		}
-		timeUp := false
-		select {
-		case <-limit:
-			timeUp = true
-		default:
 		}
 		if fr := frozen(gs, ids); fr || timeUp {
 			// Check the calls again: one may have returned since.
@@ -295,10 +310,6 @@ func wait(calls ...*call) (stall, bool) {
 				}
 			}
 			return stall{frozen: fr, calls: stuck, gs: mine}, false
-		}
-		select {
-		case <-pending[0].done:
-		case <-time.After(pollEvery):
 		}
 	}
 }
@@ -376,18 +387,17 @@ func shortFn(fn string) string { return strings.TrimPrefix(fn, pkgPrefix) }
 // It gives up after stuckLimit; the test's own wait then reports the stall.
 func waitParked(c *call) {
 	limit := time.After(stuckLimit)
-	tick := time.NewTicker(pollEvery)
-	defer tick.Stop()
+	var b backoff
 	for {
-		if g, ok := find(goroutines(), c.id); ok && g.parked() {
-			return
-		}
 		select {
 		case <-c.done:
 			return
 		case <-limit:
 			return
-		case <-tick.C:
+		case <-b.next():
+		}
+		if g, ok := find(goroutines(), c.id); ok && g.parked() {
+			return
 		}
 	}
 }
