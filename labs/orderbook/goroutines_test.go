@@ -27,9 +27,12 @@ const (
 	pollMin = 100 * time.Microsecond
 	pollMax = 20 * time.Millisecond
 	// stuckLimit bounds every wait, in real time, for calls that are not
-	// frozen on locks (busy, or waiting on something else). A correct fix
-	// returns in microseconds.
-	stuckLimit = 3 * time.Second
+	// frozen on locks (busy, or waiting on something else). Frozen calls
+	// are seen at once, so this only ends the wait for code that spins or
+	// waits on something other than the package's locks; it is generous
+	// because a correct fix, which needs milliseconds of CPU, has taken
+	// over 3s of real time on a machine loaded thirty times over.
+	stuckLimit = 10 * time.Second
 )
 
 // A backoff paces the looks at the goroutines: pollMin before the first,

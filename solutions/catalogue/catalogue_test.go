@@ -415,7 +415,7 @@ func TestReadersOverlap(t *testing.T) {
 // another updates the catalogue back and forth between two versions.
 func TestConcurrentUse(t *testing.T) {
 	checkLocks(t)
-	const readers, rounds, updates = 4, 200, 50
+	const readers, rounds, updates = 4, 100, 30
 	skus := []string{"tea-1", "tea-10", "mug-1"}
 	versions := [2]struct {
 		products []Product

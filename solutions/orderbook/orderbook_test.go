@@ -240,7 +240,7 @@ func TestRejections(t *testing.T) {
 // between 100 and 200, so the best bid and ask, and so every outcome,
 // do not depend on the order the calls come in.
 func TestConcurrentOrders(t *testing.T) {
-	const traders, rounds = 6, 20
+	const traders, rounds = 6, 10
 	tr := &trader{t: t, b: New()}
 	for _, o := range []Order{{ID: "b0", Side: Buy, Price: 100, Qty: 1}, {ID: "s0", Side: Sell, Price: 200, Qty: 1}} {
 		if err := tr.place(o); err != nil {

@@ -352,7 +352,7 @@ func TestRefreshIsAtomic(t *testing.T) {
 // again, and starting and ending sessions.
 func TestConcurrentUse(t *testing.T) {
 	checkLocks(t)
-	const rounds = 100
+	const rounds = 50
 	clock := newClock()
 	s := New(ttl, clock, tokens())
 	ada, bob := s.Create("ada"), s.Create("bob") // tok-1, tok-2: no other goroutine knows s yet
