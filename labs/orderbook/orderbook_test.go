@@ -236,9 +236,10 @@ func TestRejections(t *testing.T) {
 }
 
 // TestConcurrentOrders has several traders place and cancel orders at
-// once, with every kind of rejection among them. No order placed rests
-// between 100 and 200, so the best bid and ask, and so every outcome,
-// do not depend on the order the calls come in.
+// once, with every kind of rejection among them, while a screen shows the
+// best prices. No order placed rests between 100 and 200, so the best bid
+// and ask, and so every outcome, do not depend on the order the calls
+// come in.
 func TestConcurrentOrders(t *testing.T) {
 	const traders, rounds = 6, 10
 	tr := &trader{t: t, b: New()}
@@ -253,7 +254,7 @@ func TestConcurrentOrders(t *testing.T) {
 		cancel string // to Cancel
 		want   error
 	}
-	wrong := make([]string, traders)
+	wrong := make([]string, traders+1)
 	var calls []*call
 	for w := range traders {
 		calls = append(calls, start(fmt.Sprintf("trader %d", w), func() {
@@ -286,6 +287,15 @@ func TestConcurrentOrders(t *testing.T) {
 			}
 		}))
 	}
+	calls = append(calls, start("a screen showing Best and Len", func() {
+		for range traders * rounds {
+			if bid, ask := b.Best(); bid != 100 || ask != 200 {
+				wrong[traders] = fmt.Sprintf("Best() = %d, %d; want 100, 200", bid, ask)
+				return
+			}
+			b.Len()
+		}
+	}))
 	if s, ok := wait(calls...); !ok {
 		t.Fatal(stallReport(s, ""))
 	}

@@ -7,6 +7,7 @@ package orderbook
 import (
 	"errors"
 	"fmt"
+	"sync"
 )
 
 // The errors of [Book.Place] and [Book.Cancel].
@@ -47,6 +48,7 @@ type Order struct {
 // A Book holds resting orders. Its methods may be called from many
 // goroutines at once.
 type Book struct {
+	mu     sync.Mutex       // protects orders
 	orders map[string]Order // by ID
 }
 
@@ -64,8 +66,12 @@ func (b *Book) Place(o Order) error {
 	if o.ID == "" || o.Side != Buy && o.Side != Sell || o.Price <= 0 || o.Qty <= 0 {
 		return fmt.Errorf("%w: %+v", ErrInvalid, o)
 	}
-	// TODO: after the first few rejected orders, every call on the book
-	// hangs. Make every way out of Place and Cancel leave the book usable.
+	// Unlock is deferred right after Lock, so it runs on every way out of
+	// Place, each error as well as success: the next Lock of the book, by
+	// any goroutine, happens after it and returns. Place starts no
+	// goroutines.
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if _, ok := b.orders[o.ID]; ok {
 		return fmt.Errorf("%w %q", ErrDuplicate, o.ID)
 	}
@@ -80,6 +86,8 @@ func (b *Book) Place(o Order) error {
 // Cancel removes the order id from the book and returns it. It returns
 // ErrNoOrder if no order with that ID rests in the book.
 func (b *Book) Cancel(id string) (Order, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock() // on every way out, as in Place
 	o, ok := b.orders[id]
 	if !ok {
 		return Order{}, fmt.Errorf("%w %q", ErrNoOrder, id)
@@ -92,12 +100,12 @@ func (b *Book) Cancel(id string) (Order, error) {
 // buy orders and the lowest price of the sell orders, 0 for a side with
 // no orders.
 func (b *Book) Best() (bid, ask int64) {
-	return b.best()
+	return b.best() // only reads: no lock needed
 }
 
 // Len returns the number of orders resting in the book.
 func (b *Book) Len() int {
-	return len(b.orders)
+	return len(b.orders) // only reads: no lock needed
 }
 
 // best is Best for a caller that holds b.mu.
