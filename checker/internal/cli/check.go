@@ -194,7 +194,7 @@ func check(ctx context.Context, env Env, o *checkOptions, ids []string, deep boo
 		saveResults(ws, outcomes)
 	}
 	next := nextLab(ws, outcomes)
-	style := styleFor(env.Stdout, o.noColor)
+	style := withPaths(styleFor(env.Stdout, o.noColor), ws.root, env.Dir)
 	switch {
 	case o.json:
 		nextID := ""

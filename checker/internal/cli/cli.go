@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -279,6 +280,13 @@ func styleFor(w io.Writer, noColor bool) report.Style {
 		return report.Style{}
 	}
 	return report.StyleFor(w)
+}
+
+// withPaths makes s show repository-relative paths relative to the
+// folder the command runs in.
+func withPaths(s report.Style, root, cwd string) report.Style {
+	s.Dir = func(p string) string { return relTo(cwd, filepath.Join(root, p)) }
+	return s
 }
 
 // isTerminal reports whether progress can redraw one line.

@@ -415,3 +415,13 @@ func TestRoom(t *testing.T) {
 		t.Errorf("a missing path: exit %d %q", code, errOut)
 	}
 }
+
+// Paths in the report are relative to where the command was run, so a
+// terminal or an editor opens them with a click.
+func TestPathsRelativeToTheWorkingDirectory(t *testing.T) {
+	dir := filepath.Join(shared(t), "labs", "hitcounter")
+	code, out, errOut := run(t, dir, "run", "hitcounter")
+	if code != ExitFail || !strings.Contains(out, "at hitcounter.go:") || strings.Contains(out, " labs/hitcounter/hitcounter.go") {
+		t.Errorf("exit %d; want paths relative to labs/hitcounter:\n%s\n%s", code, out, errOut)
+	}
+}

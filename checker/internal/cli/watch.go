@@ -83,7 +83,7 @@ func runWatch(ctx context.Context, env Env, args []string) error {
 		fmt.Fprintln(env.Stdout, "Every lab is done. Name one to watch it anyway: `go run ./checker watch LAB`.")
 		return nil
 	}
-	w := &watcher{env: env, ws: ws, o: o, style: styleFor(env.Stdout, o.noColor), lab: start}
+	w := &watcher{env: env, ws: ws, o: o, style: withPaths(styleFor(env.Stdout, o.noColor), ws.root, env.Dir), lab: start}
 	return w.loop(ctx)
 }
 

@@ -15,8 +15,35 @@ import (
 	"github.com/racelab/racelab/checker/internal/engine"
 )
 
-// Style says how to decorate text.
-type Style struct{ Color bool }
+// Style says how to decorate text, and how to show paths.
+type Style struct {
+	Color bool
+	// Dir, when set, shows a repository-relative path as the terminal
+	// knows it: relative to the folder the command was run from, so a
+	// click in a terminal or an editor opens it. The JSON document keeps
+	// repository-relative paths.
+	Dir func(repoRel string) string
+}
+
+// path shows a repository-relative path.
+func (s Style) path(p string) string {
+	if s.Dir == nil || p == "" {
+		return p
+	}
+	return s.Dir(p)
+}
+
+// paths rewrites every mention of the lab's folder in text.
+func (s Style) paths(text, labDir string) string {
+	if s.Dir == nil || labDir == "" {
+		return text
+	}
+	to := s.Dir(labDir)
+	if to == labDir {
+		return text
+	}
+	return strings.ReplaceAll(text, labDir+"/", strings.TrimSuffix(to, "/")+"/")
+}
 
 // StyleFor picks a style for w: colour only on a terminal, and never when
 // NO_COLOR is set (https://no-color.org) or TERM is "dumb".
@@ -144,7 +171,7 @@ func Details(w io.Writer, s Style, o engine.Outcome, verbose bool) {
 		return
 	}
 	for _, n := range o.Notes {
-		fmt.Fprintf(w, "%s %s\n", s.Yellow("note:"), Sanitize(n))
+		fmt.Fprintf(w, "%s %s\n", s.Yellow("note:"), s.paths(Sanitize(n), o.Job.Dir))
 	}
 	for i, f := range o.Result.Findings {
 		fmt.Fprintf(w, "\n%s %s", s.Bold(fmt.Sprintf("%d.", i+1)), s.Red(string(f.Kind)))
@@ -156,9 +183,9 @@ func Details(w io.Writer, s Style, o engine.Outcome, verbose bool) {
 		}
 		fmt.Fprintf(w, "\n   %s\n", Sanitize(f.Summary))
 		if f.File != "" {
-			fmt.Fprintf(w, "   at %s\n", s.Bold(f.Location()))
+			fmt.Fprintf(w, "   at %s\n", s.Bold(fmt.Sprintf("%s:%d", s.path(f.File), f.Line)))
 		}
-		fmt.Fprintf(w, "\n%s\n", indent(Sanitize(f.Explanation), "   "))
+		fmt.Fprintf(w, "\n%s\n", indent(s.paths(Sanitize(f.Explanation), o.Job.Dir), "   "))
 		if f.Evidence != "" {
 			fmt.Fprintf(w, "\n   %s\n%s\n", s.Dim("evidence:"), s.Dim(indent(Sanitize(f.Evidence), "   | ")))
 		}
@@ -187,7 +214,11 @@ func Details(w io.Writer, s Style, o engine.Outcome, verbose bool) {
 		}
 	}
 	if o.Status == engine.Broken {
-		fmt.Fprintf(w, "\n%s go run ./checker hint %s    %s go test -race ./%s\n", s.Dim("stuck?"), l.ID, s.Dim("raw output:"), o.Job.Dir)
+		raw := s.path(o.Job.Dir)
+		if !strings.HasPrefix(raw, ".") && !strings.HasPrefix(raw, "/") {
+			raw = "./" + raw
+		}
+		fmt.Fprintf(w, "\n%s go run ./checker hint %s    %s go test -race %s\n", s.Dim("stuck?"), l.ID, s.Dim("raw output:"), raw)
 	}
 }
 
