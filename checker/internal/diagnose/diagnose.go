@@ -194,6 +194,7 @@ func Diagnose(run Run) Result {
 			Explanation: "The test binary ran no tests. A lab always has tests: check that the test files are intact."})
 	}
 	d.dedupe()
+	d.missingUnlock()
 	return Result{Tests: tests, Findings: d.findings}
 }
 
@@ -449,9 +450,11 @@ func (d *diagnosis) dedupe() {
 		out = append(out, f)
 	}
 	// A tagged assertion that restates a detector's report in the same test
-	// (a lab test that fails with go-deadlock's report, say) adds nothing.
+	// (a lab test that fails quoting go-deadlock's report, say) adds
+	// nothing; one that says something of its own (the freeze a test
+	// forced, beside go-deadlock's report of the order) is kept.
 	out = slices.DeleteFunc(out, func(f Finding) bool {
-		if f.Title != titleTagged {
+		if f.Title != titleTagged || !restates(f) {
 			return false
 		}
 		return slices.ContainsFunc(out, func(g Finding) bool {
@@ -481,4 +484,55 @@ func stripComment(line string) string {
 		}
 	}
 	return strings.TrimSpace(line)
+}
+
+// restates reports whether a tagged finding quotes a detector's report
+// rather than saying something of its own.
+func restates(f Finding) bool {
+	text := f.Summary + "\n" + f.Evidence
+	for _, header := range []string{deadlockHeader, goleakHeader, raceHeader, "go-deadlock", "goleak"} {
+		if strings.Contains(text, header) {
+			return true
+		}
+	}
+	return false
+}
+
+// missingUnlock explains deadlocks whose goroutines wait in Lock when the
+// learner's code returns somewhere with the lock still held: the waiters'
+// stacks cannot show the return that left it locked, the code can.
+func (d *diagnosis) missingUnlock() {
+	var returns []Site
+	looked := false
+	for i := range d.findings {
+		f := &d.findings[i]
+		if f.Kind != catalog.Deadlock || f.Title == titleLockOrder {
+			continue
+		}
+		waitsInLock := slices.ContainsFunc(f.Sites, func(s Site) bool {
+			return strings.Contains(s.Role, "Mutex.Lock") || strings.Contains(s.Role, "Mutex.RLock") || strings.Contains(s.Role, "RWMutex")
+		}) || strings.Contains(f.Summary, "Lock")
+		if !waitsInLock {
+			continue
+		}
+		if !looked {
+			returns, looked = d.heldOnReturn(), true
+		}
+		if len(returns) == 0 {
+			return
+		}
+		f.Title = titleMissingUnlock
+		f.Sites = append(slices.Clone(returns), f.Sites...)
+		f.File, f.Line = returns[0].File, returns[0].Line
+		var at []string
+		for _, r := range returns {
+			at = append(at, short(r))
+		}
+		f.Summary = fmt.Sprintf("a return leaves the lock held (%s), so the next Lock waits forever: %s", strings.Join(at, ", "), f.Summary)
+		f.Explanation = "A function locks a mutex and returns on some path without unlocking it: an error path, usually. " +
+			"Nothing will ever unlock it, so the next call that locks it waits forever, and everything behind that call too. " +
+			"The stuck goroutines' stacks show only where they wait; the returns below are where the lock was left.\n" +
+			"Where:\n" + describeSites(f.Sites) +
+			"Fix: `defer mu.Unlock()` right after `mu.Lock()`, so every return unlocks; or unlock on every path before returning."
+	}
 }

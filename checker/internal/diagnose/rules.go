@@ -17,6 +17,9 @@ const (
 	titleMapRace       = "concurrent map access"
 	titleWaitGroupRace = "WaitGroup.Add raced with Wait"
 	titleCopiedLock    = "data race through a copied mutex"
+	titleMissingUnlock = "missing unlock on a return"
+	titleDoubleLock    = "double lock"
+	titleRWR           = "read-write-read (recursive RLock)"
 	titleLockOrder     = "inconsistent lock order"
 	titleRecursive     = "recursive locking"
 	titleLockWait      = "lock held too long"
@@ -321,6 +324,14 @@ func (d *diagnosis) lockReport(test string, lines []string, i int) int {
 			}
 		}
 		f.Summary = "a goroutine locks a lock it already holds: " + pairs(f.Sites)
+		switch {
+		case slices.ContainsFunc(f.Sites, func(s Site) bool { return strings.Contains(s.Code, "RLock()") }):
+			f.Title = titleRWR
+			f.Summary = "a goroutine read-locks a lock it already read-holds (" + pairs(f.Sites) + "): it freezes as soon as a writer waits between the two RLocks"
+		case len(f.Sites) > 0 && f.Sites[0].Code != "":
+			f.Title = titleDoubleLock
+			f.Summary = "double lock: a goroutine locks a mutex it already holds (" + pairs(f.Sites) + "), and waits forever for itself"
+		}
 		f.Explanation = "The same goroutine took a lock it already holds. Go's sync.Mutex and RWMutex are not reentrant " +
 			"(unlike Python's RLock): the second Lock waits for the first Unlock, which never comes. A recursive RLock also " +
 			"deadlocks as soon as a writer is waiting between the two.\nWhere:\n" + describeSites(f.Sites) +
@@ -804,12 +815,16 @@ func (d *diagnosis) assertion(test string, e *entry, kind catalog.Kind) {
 	}
 	// A test may name the place in the learner's code it caught
 	// ("launched at renderfarm.go:52").
+	// The first place it names comes first: a test names the learner's
+	// key line before the lines it merely mentions.
+	var named []Site
 	for _, m := range codeRef.FindAllStringSubmatch(msg, -1) {
 		n, _ := strconv.Atoi(m[2])
 		if s := d.relSite("named by the test", Frame{File: m[1], Line: n}); s.InLab && !isTestFile(s.File) {
-			f.Sites = append([]Site{s}, f.Sites...)
+			named = append(named, s)
 		}
 	}
+	f.Sites = append(uniqSites(named), f.Sites...)
 	d.place(&f)
 	f.Summary = firstLine(msg)
 	switch f.Kind {
