@@ -269,20 +269,34 @@ func progressPrinter(w io.Writer, noColor bool) func(engine.Progress) {
 		defer mu.Unlock()
 		switch p.Phase {
 		case engine.Building:
-			if !tty {
-				fmt.Fprintf(w, "building %d test binaries with -race (the first build on a machine compiles the race-instrumented standard library: a minute or more)\n", p.Total)
-				return
-			}
 			start := time.Now()
 			stopTicker = make(chan struct{})
 			stop := stopTicker
+			const slow = 5 * time.Second
+			note := "a first build compiles the race-instrumented standard library: a minute or two"
 			draw := func() {
-				fmt.Fprintf(w, "\r\x1b[Kbuilding %d test binaries with -race… %s%s", p.Total,
-					time.Since(start).Round(time.Second), style.Dim(" (a first build compiles the race-instrumented standard library: a minute or more)"))
+				if !tty {
+					// One line when the build starts, and one if it is slow.
+					if time.Since(start) < time.Second {
+						fmt.Fprintf(w, "building %s with -race\n", binaries(p.Total))
+					} else {
+						fmt.Fprintf(w, "still building after %s (%s)\n", slow, note)
+					}
+					return
+				}
+				line := fmt.Sprintf("\r\x1b[Kbuilding %s with -race… %s", binaries(p.Total), time.Since(start).Round(time.Second))
+				if time.Since(start) >= slow {
+					line += style.Dim(" (" + note + ")")
+				}
+				fmt.Fprint(w, line)
 			}
 			draw()
 			go func() { // ends when the build ends
-				t := time.NewTicker(time.Second)
+				tick := time.Second
+				if !tty {
+					tick = slow
+				}
+				t := time.NewTicker(tick)
 				defer t.Stop()
 				for {
 					select {
@@ -294,6 +308,9 @@ func progressPrinter(w io.Writer, noColor bool) func(engine.Progress) {
 							draw()
 						}
 						mu.Unlock()
+						if !tty {
+							return // the one line about a slow build is said
+						}
 					}
 				}
 			}()
@@ -325,6 +342,13 @@ func progressPrinter(w io.Writer, noColor bool) func(engine.Progress) {
 				style.Dim(p.Outcome.Duration.Round(10*time.Millisecond).String()))
 		}
 	}
+}
+
+func binaries(n int) string {
+	if n == 1 {
+		return "1 test binary"
+	}
+	return fmt.Sprintf("%d test binaries", n)
 }
 
 // writeFile writes a file through fill, replacing it only when fill succeeds.
