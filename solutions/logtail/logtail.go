@@ -1,0 +1,96 @@
+// Package logtail ships a service's log to a search index, indexing
+// several lines at once while it goes on reading ([Shipper]).
+package logtail
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+)
+
+// A Source yields the lines of a log one at a time, such as a log file
+// being read to its end.
+type Source interface {
+	// Next returns the next line. It returns io.EOF after the last line,
+	// another error when reading fails, and ctx's error soon after ctx is
+	// done.
+	Next(ctx context.Context) (string, error)
+}
+
+// An Index stores log lines so they can be searched. Put may be called
+// from several goroutines at once; it returns ctx's error soon after ctx is
+// done.
+type Index interface {
+	Put(ctx context.Context, line string) error
+}
+
+// A Shipper sends the lines of a log to an Index.
+type Shipper struct {
+	Index   Index
+	Workers int // how many lines are indexed at once, at least 1
+}
+
+// Ship reads src to its end and indexes every line it reads, up to
+// s.Workers lines at a time, while it goes on reading. It returns the
+// number of lines indexed once every line it read has been indexed or
+// refused.
+//
+// A line the index refuses does not stop the others: Ship returns an error
+// that joins every refusal, each quoting its line. If reading src fails,
+// Ship stops reading, still waits for the lines already read, and returns
+// the read error as well. If ctx is done, src and the index return ctx's
+// error, and so does Ship.
+//
+// Every goroutine Ship starts has ended by the time it returns.
+func (s *Shipper) Ship(ctx context.Context, src Source) (int, error) {
+	// Ship is the only goroutine that sends on lines, so it owns the
+	// channel: it alone closes it, once, after its last send.
+	lines := make(chan string)
+
+	var mu sync.Mutex // protects shipped and refused
+	shipped := 0
+	var refused []error
+
+	var workers sync.WaitGroup
+	for range s.Workers {
+		// Each worker exits once lines is closed and it has indexed the
+		// last line it received: the close ends its range loop.
+		workers.Go(func() {
+			for line := range lines {
+				err := s.Index.Put(ctx, line)
+				mu.Lock()
+				if err != nil {
+					refused = append(refused, fmt.Errorf("line %q: %w", line, err))
+				} else {
+					shipped++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+
+	var readErr error
+	for {
+		line, err := src.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			readErr = fmt.Errorf("read log: %w", err)
+			break
+		}
+		lines <- line
+	}
+
+	// Every way out of the loop above comes here: end of log, read error,
+	// ctx done. No more sends, so close: each worker's range ends once it
+	// has taken every line sent before the close. Waiting for the workers
+	// then waits for every line read, and orders every worker's updates
+	// before the reads below.
+	close(lines)
+	workers.Wait()
+
+	return shipped, errors.Join(append([]error{readErr}, refused...)...)
+}
