@@ -18,6 +18,7 @@ const (
 	titleWaitGroupRace = "WaitGroup.Add raced with Wait"
 	titleCopiedLock    = "data race through a copied mutex"
 	titleMissingUnlock = "missing unlock on a return"
+	titleCloseRace     = "a send raced with close"
 	titleDoubleLock    = "double lock"
 	titleRWR           = "read-write-read (recursive RLock)"
 	titleLockOrder     = "inconsistent lock order"
@@ -141,6 +142,14 @@ func (d *diagnosis) race(test string, lines []string, i int) int {
 		f.Summary = "data race"
 	}
 	fix := "Fix: make one goroutine own the data (others send it what they found, over a channel), or guard every access with the same mutex, or keep each goroutine's results apart and combine them after they have all finished."
+	if slices.ContainsFunc(accesses, func(s Site) bool { return strings.Contains(s.Code, "close(") }) &&
+		slices.ContainsFunc(accesses, func(s Site) bool { return strings.Contains(s.Code, "<-") && !strings.Contains(s.Code, "close(") }) {
+		// A channel's close racing with a send on it: the send can come
+		// after the close and panic.
+		f.Title = titleCloseRace
+		fix = "A channel was closed while another goroutine could still send on it; when the send comes second it panics (send on closed channel). " +
+			"Fix: close a channel once, from its one owner, after every send has happened: with several senders, wait for all of them (a WaitGroup) and close after Wait, or signal the end on another channel instead of closing this one."
+	}
 	if slices.ContainsFunc(accesses, func(s Site) bool { return s.InLab && isTestFile(s.File) }) &&
 		slices.ContainsFunc(accesses, func(s Site) bool { return d.editable(s) }) {
 		// One side is the test reading what the learner's code returned:
