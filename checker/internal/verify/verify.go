@@ -29,8 +29,8 @@ type Options struct {
 	// Rotate runs each subject Runs times in all, taking the GOMAXPROCS
 	// values in turn across subjects and runs, instead of Runs times at
 	// each value: a quick check that still exercises every value.
-	Rotate bool
-	Variants   bool  // also run each solution's testdata/variants
+	Rotate   bool
+	Variants bool // also run each solution's testdata/variants
 	// SlowAfter flags any run slower than this: every verdict must arrive
 	// in seconds.
 	SlowAfter time.Duration
