@@ -550,7 +550,7 @@ func (w *toolWatch) deadlocked() string {
 	if len(doing) == 0 {
 		doing = append(doing, fmt.Sprintf("is not reading the tool's %s (see where its goroutines are below)", w.blocked))
 	}
-	return fmt.Sprintf("Transcode and the tool wait for each other: the tool is blocked writing its %s to its %s, whose pipe is full (%d KiB written, %d KiB read by Transcode), while Transcode %s. Nothing has moved for %v; the tool has been killed",
+	return fmt.Sprintf("Transcode and the tool wait for each other: the tool is blocked writing its %s to its %s, whose pipe is full (the tool has written %d KiB to it, counting the write it is blocked in; Transcode has read %d KiB), while Transcode %s. Nothing has moved for %v; the tool has been killed",
 		what[w.blocked], w.blocked, w.written[w.blocked]>>10, w.read[w.blocked]>>10, strings.Join(doing, ", and "), stall)
 }
 
