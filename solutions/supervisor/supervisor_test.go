@@ -523,7 +523,7 @@ func (w *jobWatch) checkStopped(r runResult) {
 		if r.reaped[jp] {
 			continue
 		}
-		state := "still running: nobody stopped it (an orphan once the supervisor is gone)"
+		state := "still running when Run returned (an orphan once the supervisor is gone)"
 		if r.exited[jp] {
 			state = "exited, but never waited for: a zombie"
 		}
