@@ -265,6 +265,7 @@ type jobProc struct {
 	stdin     *os.File      // the write end of its stdin: closing it makes the job and its helper exit
 	ready     chan struct{} // closed when the job process says it runs
 	gone      chan struct{} // closed when the job process has exited
+	watched   chan struct{} // closed when watchStatus has returned, after the process was reaped
 	helper    bool          // the job starts a helper
 	helperPid int           // set before ready is closed
 	hready    chan struct{} // closed when the helper says it runs
@@ -312,7 +313,8 @@ func (w *jobWatch) start(job Job) (*Process, error) {
 
 	jp := &jobProc{
 		job: job, helper: job.Args[0] == "serve+helper",
-		ready: make(chan struct{}), gone: make(chan struct{}), hready: make(chan struct{}), hgone: make(chan struct{}),
+		ready: make(chan struct{}), gone: make(chan struct{}), watched: make(chan struct{}),
+		hready: make(chan struct{}), hgone: make(chan struct{}),
 	}
 	var files []*os.File // the parent's copies of the child's ends, closed once it started
 	defer func() {
@@ -380,6 +382,10 @@ func (w *jobWatch) watchStatus(jp *jobProc, r *os.File) {
 	io.Copy(io.Discard, br)
 	close(jp.gone)
 	w.notify()
+	// awaitRunning also waits for Run to reap some jobs: tell it.
+	<-jp.p.reaped
+	w.notify()
+	close(jp.watched)
 }
 
 // watchHelper reads a helper's status pipe until it ends.
@@ -446,13 +452,14 @@ func (w *jobWatch) run(ctx context.Context, jobs []Job) <-chan runResult {
 // result waits for Run to return, giving up after patience.
 func (w *jobWatch) result(run <-chan runResult) runResult {
 	w.t.Helper()
+	limit := bounded(w.t, patience)
 	select {
 	case r := <-run:
 		return r
-	case <-time.After(bounded(w.t, patience)):
+	case <-time.After(limit):
 		buf := make([]byte, 1<<20)
 		buf = buf[:runtime.Stack(buf, true)]
-		w.t.Fatalf("deadlock: Run has not returned after %v; %s\nits goroutines are stuck here:\n%s", bounded(w.t, patience), w.describe(), buf)
+		w.t.Fatalf("deadlock: Run has not returned after %v; %s\nits goroutines are stuck here:\n%s", limit, w.describe(), buf)
 		return runResult{}
 	}
 }
@@ -464,7 +471,8 @@ func (w *jobWatch) result(run <-chan runResult) runResult {
 // n ran at once.
 func (w *jobWatch) awaitRunning(run <-chan runResult, n int, finished []string) bool {
 	w.t.Helper()
-	deadline := time.After(bounded(w.t, patience))
+	limit := bounded(w.t, patience)
+	deadline := time.After(limit)
 	for {
 		w.mu.Lock()
 		procs := w.procs
@@ -480,6 +488,10 @@ func (w *jobWatch) awaitRunning(run <-chan runResult, n int, finished []string) 
 			}
 			if isClosed(jp.gone) && !isClosed(jp.ready) {
 				w.t.Errorf("job %s's process exited before it ran, before the build was cancelled: killed by Run, or it failed (its output is above)", jp.job.Name)
+				return true
+			}
+			if isClosed(jp.hgone) && !isClosed(jp.hready) {
+				w.t.Errorf("the helper of job %s exited before it ran, before the build was cancelled (its output is above)", jp.job.Name)
 				return true
 			}
 			all = all && isClosed(jp.ready) && isClosed(jp.hready)
@@ -507,7 +519,7 @@ func (w *jobWatch) awaitRunning(run <-chan runResult, n int, finished []string) 
 			w.checkStopped(r)
 			return false
 		case <-deadline:
-			w.t.Fatalf("the jobs were not all running after %v: %s", bounded(w.t, patience), w.describe())
+			w.t.Fatalf("the jobs were not all running after %v: %s", limit, w.describe())
 		}
 	}
 }
@@ -610,7 +622,7 @@ func (w *jobWatch) stop() {
 		// Wait may run at the same time in a goroutine of Run: Process
 		// makes that safe, and both return once the process is reaped.
 		jp.p.Wait()
-		for _, c := range []chan struct{}{jp.gone, jp.hgone} {
+		for _, c := range []chan struct{}{jp.watched, jp.hgone} {
 			select {
 			case <-c:
 			case <-deadline:

@@ -491,6 +491,7 @@ func (w *tallyWatch) tally(ctx context.Context, precincts []Precinct) (Totals, e
 		err      error
 		unreaped []string
 	}
+	limit := bounded(w.t, patience)
 	done := make(chan result, 1) // buffered: the goroutine ends even if the test gave up
 	go func() {
 		totals, err := e.Tally(ctx, precincts)
@@ -512,10 +513,10 @@ func (w *tallyWatch) tally(ctx context.Context, precincts []Precinct) (Totals, e
 			return r.totals, r.err, false
 		}
 		return r.totals, r.err, true
-	case <-time.After(bounded(w.t, patience)):
+	case <-time.After(limit):
 		buf := make([]byte, 1<<20)
 		buf = buf[:runtime.Stack(buf, true)]
-		w.t.Fatalf("deadlock: Tally has not returned after %v; %s\nits goroutines are stuck here:\n%s", bounded(w.t, patience), w.describe(), buf)
+		w.t.Fatalf("deadlock: Tally has not returned after %v; %s\nits goroutines are stuck here:\n%s", limit, w.describe(), buf)
 		return nil, nil, false
 	}
 }
