@@ -1,0 +1,90 @@
+// Package election adds up the votes of an election night: each precinct's
+// ballots are counted by a worker process of its own ([Spawner]), and the
+// running totals are kept in a [Ledger] file.
+package election
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// An Election counts precincts into its ledger.
+type Election struct {
+	// Spawn starts a worker process for a precinct.
+	Spawn Spawner
+	// Ledger holds the running totals: the votes counted so far, early
+	// votes included. Every worker process can read and write it.
+	Ledger *Ledger
+}
+
+// Tally counts every precinct at the same time, each in a worker process
+// of its own, and returns the election's totals: the ledger's totals from
+// before Tally plus the votes of every precinct. When Tally returns, the
+// ledger holds those totals too.
+//
+// If a worker fails, Tally returns an error that names its precinct. If
+// ctx is done first, the workers are killed and Tally returns an error
+// that wraps ctx.Err(). Either way, Tally returns only after every worker
+// process has exited and been reaped.
+func (e *Election) Tally(ctx context.Context, precincts []Precinct) (Totals, error) {
+	// Ownership: the ledger has one writer, this function. The workers
+	// count in parallel and send their votes back over their stdout
+	// (Report); nothing but Tally reads or writes the ledger, so no read
+	// can be overtaken by another process's write.
+	type started struct {
+		precinct string
+		w        *Worker
+	}
+	var workers []started
+	var errs []error
+	for _, p := range precincts {
+		w, err := e.Spawn(ctx, p)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("precinct %s: %w", p.Name, err))
+			continue
+		}
+		workers = append(workers, started{p.Name, w})
+	}
+	// Every worker is running by now; waiting for them in turn costs no
+	// parallelism. Wait reaps each one, also when an earlier one failed.
+	votes := Totals{}
+	for _, s := range workers {
+		out, err := s.w.Wait()
+		if err == nil {
+			var v Totals
+			if v, err = ParseTotals(out); err == nil {
+				votes.Add(v)
+			}
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("precinct %s: %w", s.precinct, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+
+	totals, err := e.Ledger.Read()
+	if err != nil {
+		return nil, err
+	}
+	totals.Add(votes)
+	if err := e.Ledger.Write(totals); err != nil {
+		return nil, err
+	}
+	return totals, nil
+}
+
+// Report runs in each worker process, once its precinct has been counted:
+// it adds the precinct's votes to the running totals in the ledger.
+// Whatever it writes to out, the worker's stdout, Tally gets back from
+// Worker.Wait.
+func Report(ledger *Ledger, votes Totals, out io.Writer) error {
+	// A worker does not touch the ledger: it hands its votes to Tally,
+	// the ledger's only writer (like a multiprocessing.Queue back to the
+	// parent).
+	_, err := io.WriteString(out, votes.String())
+	return err
+}

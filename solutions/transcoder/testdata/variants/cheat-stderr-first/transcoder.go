@@ -1,0 +1,61 @@
+// Package transcoder converts videos with an external tool, the way a
+// video service drives ffmpeg: [Transcoder.Transcode] starts the tool
+// through a [Starter] and collects what its [Process] writes.
+package transcoder
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+)
+
+// A Transcoder converts videos with an external tool.
+type Transcoder struct {
+	// Start starts the tool on a job.
+	Start Starter
+}
+
+// A Result is what the tool produced for one job.
+type Result struct {
+	Video []byte // everything the tool wrote to its stdout
+	Log   []byte // everything the tool wrote to its stderr
+}
+
+// Transcode runs the tool on job and returns the video and the log it
+// wrote, each whole and kept apart, whatever their sizes.
+//
+// If the tool fails, Transcode returns an error that includes the last
+// line of its log (where tools explain themselves). If ctx is done first,
+// the tool is killed and Transcode returns an error that wraps ctx.Err().
+// Either way, Transcode returns only after the tool has exited and been
+// reaped.
+func (t *Transcoder) Transcode(ctx context.Context, job Job) (Result, error) {
+	p, err := t.Start(ctx, job)
+	if err != nil {
+		return Result{}, fmt.Errorf("transcoding %s: %w", job.Input, err)
+	}
+
+	log, readErr := io.ReadAll(p.Stderr)
+	video, err := io.ReadAll(p.Stdout)
+	if readErr == nil {
+		readErr = err
+	}
+
+	if err := p.Wait(); err != nil {
+		return Result{video, log}, fmt.Errorf("transcoding %s: %w: %s", job.Input, err, lastLine(log))
+	}
+	if readErr != nil {
+		return Result{video, log}, fmt.Errorf("transcoding %s: reading the tool's output: %w", job.Input, readErr)
+	}
+	return Result{video, log}, nil
+}
+
+// lastLine returns the last line of log that is not empty.
+func lastLine(log []byte) []byte {
+	log = bytes.TrimRight(log, "\n")
+	if i := bytes.LastIndexByte(log, '\n'); i >= 0 {
+		return log[i+1:]
+	}
+	return log
+}
