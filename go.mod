@@ -13,4 +13,7 @@ require (
 	golang.org/x/term v0.48.0
 )
 
-require github.com/petermattis/goid v0.0.0-20250813065127-a731cc31b4fe // indirect
+require (
+	github.com/petermattis/goid v0.0.0-20250813065127-a731cc31b4fe // indirect
+	golang.org/x/sync v0.20.0 // indirect
+)
