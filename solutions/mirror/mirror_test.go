@@ -289,7 +289,7 @@ func TestSyncBoundsTheDownloads(t *testing.T) {
 				s := newServer()
 				m := &Mirror{Upstream: s, Disk: s, Workers: tc.workers}
 				names := files(tc.files)
-				r, ok := syncAll(t, context.Background(), m, names, time.Duration(tc.files+1)*took+time.Hour)
+				r, ok := syncAll(t, context.Background(), m, names, time.Duration(tc.files+1)*took+time.Minute)
 				if !ok {
 					return
 				}
@@ -341,7 +341,11 @@ func TestSyncStartsTheNextAtOnce(t *testing.T) {
 					s.took[names[i]] = durations[i]
 				}
 				m := &Mirror{Upstream: s, Disk: s, Workers: tc.workers}
-				r, ok := syncAll(t, context.Background(), m, names, time.Hour)
+				var total time.Duration
+				for _, d := range durations {
+					total += d
+				}
+				r, ok := syncAll(t, context.Background(), m, names, total+time.Minute)
 				if !ok {
 					return
 				}
@@ -388,7 +392,7 @@ func TestSyncReportsEveryFailure(t *testing.T) {
 					bad = append(bad, names[i])
 				}
 				m := &Mirror{Upstream: s, Disk: s, Workers: tc.workers}
-				r, ok := syncAll(t, context.Background(), m, names, time.Hour)
+				r, ok := syncAll(t, context.Background(), m, names, time.Duration(tc.files)*took+time.Minute)
 				if !ok {
 					return
 				}
@@ -445,7 +449,7 @@ func TestSyncCancelled(t *testing.T) {
 				} else {
 					time.AfterFunc(tc.cancelAt, cancel)
 				}
-				r, ok := syncAll(t, ctx, m, names, time.Hour)
+				r, ok := syncAll(t, ctx, m, names, time.Duration(len(names))*took+time.Minute)
 				if !ok {
 					return
 				}

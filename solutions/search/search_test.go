@@ -228,8 +228,6 @@ func TestSearchFirstFailureCancelsTheRest(t *testing.T) {
 				checkTime(t, r, want, fmt.Sprintf("%s failed after %v, and the backends still searching then, if cancelled at once, stop within %v", bad.name, bad.delay, giveUp))
 				if !errors.Is(r.err, bad.err) {
 					t.Errorf("Search returned error %v; want the error of %s, the backend that failed: %v", r.err, bad.name, bad.err)
-				} else if r.results != nil {
-					t.Errorf("Search returned %d results with its error; want none", len(r.results))
 				}
 				time.Sleep(time.Minute)
 			})
