@@ -329,7 +329,7 @@ func stuckAt(file string) string {
 
 // watchdogTimeout bounds, in real time, how long a bubble may run. The
 // tests here need milliseconds.
-const watchdogTimeout = 3 * time.Second
+const watchdogTimeout = 5 * time.Second
 
 // inBubble runs f in a synctest bubble, where time is fake and advances only
 // when every goroutine in the bubble is durably blocked. A goroutine waiting
