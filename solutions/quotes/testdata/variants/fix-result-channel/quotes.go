@@ -1,0 +1,67 @@
+// Package quotes fetches stock quotes in the background for a trading
+// dashboard: [Client.Fetch] starts fetching a quote and returns at once
+// with a [Future], which holds the quote once it has arrived.
+package quotes
+
+import "context"
+
+// A Quote is the last traded price of a stock.
+type Quote struct {
+	Symbol string // such as "ACME"
+	Price  int64  // in cents
+}
+
+// A Source fetches quotes: it is the exchange's API. Quote may take long;
+// it returns soon after ctx is done, with ctx's error.
+type Source interface {
+	Quote(ctx context.Context, symbol string) (Quote, error)
+}
+
+// A Client fetches quotes from its Source in the background.
+type Client struct {
+	Source Source
+}
+
+type result struct {
+	quote Quote
+	err   error
+}
+
+func (c *Client) Fetch(ctx context.Context, symbol string) *Future {
+	f := &Future{res: make(chan result, 1)}
+	go func() {
+		q, err := c.Source.Quote(ctx, symbol)
+		f.res <- result{q, err}
+	}()
+	return f
+}
+
+type Future struct {
+	res chan result // holds the result once it has arrived
+}
+
+func (f *Future) Done() bool {
+	select {
+	case r := <-f.res:
+		f.res <- r
+		return true
+	default:
+		return false
+	}
+}
+
+func (f *Future) Get() (Quote, error) {
+	r := <-f.res
+	f.res <- r
+	return r.quote, r.err
+}
+
+func (f *Future) Wait(ctx context.Context) (Quote, error) {
+	select {
+	case r := <-f.res:
+		f.res <- r
+		return r.quote, r.err
+	case <-ctx.Done():
+		return Quote{}, ctx.Err()
+	}
+}
