@@ -110,7 +110,9 @@ func TestCheapestAsksAllAtOnce(t *testing.T) {
 	for _, n := range []int{1, 3, 7} {
 		inBubble(t, func(t *testing.T) {
 			const delay = 300 * time.Millisecond
-			s := &Search{Timeout: time.Second}
+			// A timeout longer than all the delays together: asked one
+			// after another, the sources would still all answer in time.
+			s := &Search{Timeout: 10 * time.Second}
 			for i := range n {
 				// Prices go down, then up: the cheapest is in the middle.
 				price := 20000 - 1000*min(i, n/2) + 500*max(0, i-n/2)
@@ -138,7 +140,7 @@ func TestCheapestSkipsErrors(t *testing.T) {
 				slowSource{fare: Fare{"TAP", 18400}, delay: delay},
 				slowSource{delay: delay, err: unavailable},
 			},
-			Timeout: time.Second,
+			Timeout: 10 * time.Second, // more than all the delays together
 		}
 		start := time.Now()
 		fare, err := s.Cheapest(context.Background(), route)
@@ -157,7 +159,7 @@ func TestCheapestNoFare(t *testing.T) {
 				slowSource{delay: 300 * time.Millisecond, err: unavailable},
 				slowSource{delay: 200 * time.Millisecond, err: unavailable},
 			},
-			Timeout: time.Second,
+			Timeout: 10 * time.Second, // more than all the delays together
 		}
 		start := time.Now()
 		_, err := s.Cheapest(context.Background(), route)
