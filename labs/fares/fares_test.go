@@ -236,8 +236,8 @@ func TestCheapestStopsSources(t *testing.T) {
 		defer close(teardown)
 		s := &Search{
 			Sources: []Source{
-				hungSource{&hung, teardown},
 				slowSource{fare: Fare{"TAP", 18400}, delay: 100 * time.Millisecond},
+				hungSource{&hung, teardown},
 				hungSource{&hung, teardown},
 				hungSource{&hung, teardown},
 			},

@@ -122,7 +122,22 @@ func TestTallyCountsEveryHit(t *testing.T) {
 			return
 		}
 		require.NoError(t, err, "Tally(%d shards) returned an error, want none", n)
-		assert.Equal(t, want, got, "Tally(%d shards) counted %d requests, %d errors; want %d requests, %d errors", n, got.Total, got.Errors, want.Total, want.Errors)
+		checkTotals(t, n, got, want)
+	}
+}
+
+// checkTotals fails t unless Tally counted want. Fewer requests or errors
+// than there are means updates were lost: a race, even when the race
+// detector saw none.
+func checkTotals(t *testing.T, shards int, got, want Stats) {
+	t.Helper()
+	switch {
+	case got == want:
+	case got.Total <= want.Total && got.Errors <= want.Errors:
+		t.Errorf("race: Tally(%d shards) counted %d requests, %d errors; want %d requests, %d errors: updates were lost when the shards' goroutines updated the counts at the same time. An atomic Load followed by a Store is not one atomic step: use Add, CompareAndSwap, or a mutex around the update",
+			shards, got.Total, got.Errors, want.Total, want.Errors)
+	default:
+		t.Errorf("Tally(%d shards) counted %d requests, %d errors; want %d requests, %d errors", shards, got.Total, got.Errors, want.Total, want.Errors)
 	}
 }
 
@@ -211,7 +226,7 @@ func TestTallyReadsShardsInParallel(t *testing.T) {
 			t.Fatalf("serialized: of %d shards, at most %d were being read at once halfway through; Tally must read and parse every shard in parallel all the way through, and hold a lock only around the updates of the counts", n, most)
 		}
 		require.NoError(t, err, "Tally(%d shards) returned an error, want none", n)
-		assert.Equal(t, want, got, "Tally(%d shards)", n)
+		checkTotals(t, n, got, want)
 	}
 }
 
@@ -247,9 +262,8 @@ func TestTallyLosesNoUpdates(t *testing.T) {
 			return
 		}
 		require.NoError(t, err, "Tally(%d shards) returned an error, want none", n)
-		if got != want {
-			t.Fatalf("race: Tally counted %d requests, %d errors; want %d requests, %d errors: updates were lost when the shards' goroutines updated the counts at the same time. An atomic Load followed by a Store is not one atomic step: use Add, CompareAndSwap, or a mutex around the update",
-				got.Total, got.Errors, want.Total, want.Errors)
+		if checkTotals(t, n, got, want); t.Failed() {
+			return
 		}
 	}
 }
