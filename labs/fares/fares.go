@@ -43,6 +43,9 @@ type quote struct {
 // has passed, whichever comes first. Sources that answer later are ignored
 // and sources that fail are skipped; if no fare arrived, Cheapest returns
 // [ErrNoFare]. If ctx ends first, it returns ctx's error.
+//
+// When Cheapest returns, the sources still quoting are told to stop: the
+// ctx they were given is done. A source may not answer before that.
 func (s *Search) Cheapest(ctx context.Context, route string) (Fare, error) {
 	results := make(chan quote)
 	for _, src := range s.Sources {

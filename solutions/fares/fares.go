@@ -44,6 +44,9 @@ type quote struct {
 // and sources that fail are skipped; if no fare arrived, Cheapest returns
 // [ErrNoFare]. If ctx ends first, it returns ctx's error.
 //
+// When Cheapest returns, the sources still quoting are told to stop: the
+// ctx they were given is done. A source may not answer before that.
+//
 // Every goroutine Cheapest starts ends once its source has answered, even if
 // Cheapest has returned by then: no goroutine outlives the slowest source.
 func (s *Search) Cheapest(ctx context.Context, route string) (Fare, error) {

@@ -46,6 +46,7 @@ type quote struct {
 func (s *Search) Cheapest(ctx context.Context, route string) (Fare, error) {
 	// No goroutines, nothing to leak: ask one airline after another until
 	// the time is up.
+	caller := ctx
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
 
@@ -56,6 +57,9 @@ func (s *Search) Cheapest(ctx context.Context, route string) (Fare, error) {
 		if err == nil && (!found || fare.Price < best.Price) {
 			best, found = fare, true
 		}
+	}
+	if err := caller.Err(); err != nil {
+		return Fare{}, err // the caller gave up
 	}
 	if !found {
 		return Fare{}, ErrNoFare

@@ -44,6 +44,11 @@ type quote struct {
 // and sources that fail are skipped; if no fare arrived, Cheapest returns
 // [ErrNoFare]. If ctx ends first, it returns ctx's error.
 func (s *Search) Cheapest(ctx context.Context, route string) (Fare, error) {
+	// The sources still quoting are told to stop when Cheapest returns, so
+	// every late answer, and the drainer below, comes soon after.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
 	results := make(chan quote)
 	for _, src := range s.Sources {
 		go func() {

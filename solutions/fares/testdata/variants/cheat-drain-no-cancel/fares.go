@@ -1,0 +1,90 @@
+// Package fares finds the cheapest flight fare for a route by asking every
+// airline ([Source]) at once and keeping the answers that arrive in time
+// ([Search]).
+package fares
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNoFare is returned by [Search.Cheapest] when no source quoted a fare
+// within the search's timeout.
+var ErrNoFare = errors.New("fares: no fare arrived in time")
+
+// A Fare is one airline's price for a route.
+type Fare struct {
+	Airline string
+	Price   int // in cents
+}
+
+// A Source quotes fares: it is one airline's API. Quote may take long; it
+// should return soon after ctx is done.
+type Source interface {
+	Quote(ctx context.Context, route string) (Fare, error)
+}
+
+// A Search asks every source at once and keeps the cheapest fare that arrives
+// within Timeout.
+type Search struct {
+	Sources []Source
+	Timeout time.Duration // how long Cheapest waits for answers
+}
+
+// A quote is one source's answer.
+type quote struct {
+	fare Fare
+	err  error
+}
+
+// Cheapest returns the cheapest fare for route among those quoted within
+// s.Timeout. It returns as soon as every source has answered or the timeout
+// has passed, whichever comes first. Sources that answer later are ignored
+// and sources that fail are skipped; if no fare arrived, Cheapest returns
+// [ErrNoFare]. If ctx ends first, it returns ctx's error.
+func (s *Search) Cheapest(ctx context.Context, route string) (Fare, error) {
+	results := make(chan quote)
+	for _, src := range s.Sources {
+		go func() {
+			fare, err := src.Quote(ctx, route)
+			results <- quote{fare, err}
+		}()
+	}
+	// Whoever leaves early hands the answers still due to a drainer, which
+	// exits once the last late source has answered.
+	pending := len(s.Sources)
+	defer func() {
+		if pending > 0 {
+			go func(n int) {
+				for range n {
+					<-results
+				}
+			}(pending)
+		}
+	}()
+
+	timer := time.NewTimer(s.Timeout)
+	defer timer.Stop()
+
+	var best Fare
+	found := false
+collect:
+	for pending > 0 {
+		select {
+		case q := <-results:
+			pending--
+			if q.err == nil && (!found || q.fare.Price < best.Price) {
+				best, found = q.fare, true
+			}
+		case <-timer.C:
+			break collect
+		case <-ctx.Done():
+			return Fare{}, ctx.Err()
+		}
+	}
+	if !found {
+		return Fare{}, ErrNoFare
+	}
+	return best, nil
+}
