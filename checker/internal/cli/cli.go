@@ -65,6 +65,7 @@ func init() {
 		{"solution", "[flags] LAB", "show the reference solution as a diff from your version, once the lab passes", runSolution},
 		{"verify", "[flags]", "maintainers: prove every lab fails as declared and every solution passes", runVerify},
 		{"grade", "--submission DIR [flags]", "grade a learner's copy of the repository without trusting it", runGrade},
+		{"doctor", "[flags] [PACKAGES]", "diagnose any Go module's tests: races, deadlocks, leaks, lock order (run it inside the module)", runDoctor},
 		{"help", "[COMMAND]", "show help", runHelp},
 	}
 }
@@ -95,7 +96,7 @@ func Main(ctx context.Context, env Env, args []string) int {
 		return ExitUsage
 	}
 	var err error
-	if env.Catalog == nil && cmd.name != "help" {
+	if env.Catalog == nil && cmd.name != "help" && cmd.name != "doctor" {
 		env.Catalog, err = loadCatalog(env.Dir)
 	}
 	if err == nil {
@@ -238,6 +239,9 @@ func flagsFor(name string) *flag.FlagSet {
 		return o.flags()
 	case "grade":
 		o := &gradeOptions{}
+		return o.flags()
+	case "doctor":
+		o := &doctorOptions{}
 		return o.flags()
 	}
 	return nil
