@@ -148,11 +148,11 @@ func (d *diagnosis) doctorReport(b block, lines []string, i int) int {
 
 // A lockRef is one line of a report's lock sections.
 type lockRef struct {
-	g     int
-	verb  string // holds, wants, held, then took, waits for
-	lock  int
-	typ   string // "sync.Mutex", "sync.RWMutex", "sync.RWMutex read lock"
-	since string
+	g      int
+	verb   string // holds, wants, held, then took, waits for
+	lock   int
+	typ    string // "sync.Mutex", "sync.RWMutex", "sync.RWMutex read lock"
+	since  string
 	frames []Frame
 }
 
