@@ -607,14 +607,32 @@ func boolEnv(b bool) string {
 	return "0"
 }
 
-// normalize gives the renamed tests their names back in the output.
+// normalize makes the output read as if the tests had run without the
+// doctor: the renamed tests get their names back, and stack frames in the
+// doctor's own code (its runtime, the generated wrappers) are left out.
 func normalize(events []diagnose.Event) []diagnose.Event {
-	out := make([]diagnose.Event, len(events))
-	for i, e := range events {
+	out := make([]diagnose.Event, 0, len(events))
+	for i := 0; i < len(events); i++ {
+		e := events[i]
+		if i+1 < len(events) && e.Action == "output" && events[i+1].Action == "output" &&
+			generatedFrame(events[i+1].Output) && !strings.Contains(e.Output, ".go:") {
+			i++ // a function line and its file line
+			continue
+		}
 		e.Output = strings.ReplaceAll(e.Output, renamePrefix, "")
-		out[i] = e
+		out = append(out, e)
 	}
 	return out
+}
+
+// generatedFrame reports whether a stack trace's file line is in code the
+// doctor generated.
+func generatedFrame(line string) bool {
+	t := strings.TrimSpace(line)
+	if !strings.HasPrefix(t, "/") {
+		return false
+	}
+	return strings.Contains(t, "/"+rtDir+"/") || strings.Contains(t, "/"+wrapperFile+":") || strings.Contains(t, "/"+xWrapperFile+":")
 }
 
 var noteLine = regexp.MustCompile(`^racelab-doctor: note (\S+): (.*)$`)

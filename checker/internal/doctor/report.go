@@ -41,7 +41,7 @@ func Text(w io.Writer, s report.Style, r *Report, verbose bool) {
 		fmt.Fprintln(w)
 		switch p.Status {
 		case Clean:
-			fmt.Fprintf(w, "%-*s  %s  %s\n", width, p.ImportPath, s.Green("clean"), s.Dim(fmt.Sprintf("%d tests, %s", passed(p), runsText(p))))
+			fmt.Fprintf(w, "%-*s  %s  %s\n", width, p.ImportPath, s.Green("clean"), s.Dim(fmt.Sprintf("%s, %s", plural(passed(p), "test"), runsText(p))))
 		case NoTests:
 			fmt.Fprintf(w, "%-*s  %s\n", width, p.ImportPath, s.Dim("no tests"))
 		case Errored:
@@ -95,6 +95,13 @@ func Text(w io.Writer, s report.Style, r *Report, verbose bool) {
 		parts = append(parts, fmt.Sprintf("%d without tests", c.noTests))
 	}
 	fmt.Fprintf(w, "%s; %s.\n", strings.Join(parts, ", "), r.Duration.Round(100*time.Millisecond))
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 func procsNote(ps []int) string {

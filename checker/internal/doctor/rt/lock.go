@@ -456,6 +456,8 @@ func (s *state) selfLock(g int64, h, w acq) {
 	kind := "double lock"
 	what := "that it already holds"
 	switch {
+	case !active(h.site, w.site):
+		kind, what = "lock never released", "that it took in a call that returned without unlocking it"
 	case w.read && h.read:
 		kind, what = "recursive read lock", "that it already holds for reading: a writer waiting in between blocks both"
 	case !w.read && h.read:
@@ -570,6 +572,56 @@ func (s *state) describe() string {
 		}
 	}
 	return b.String()
+}
+
+// active reports whether the function that took a lock (held) is still
+// running on the goroutine that now wants it again (want): a nested call
+// locking twice. When it has returned, the lock was never unlocked.
+func active(held, want site) bool {
+	h, w := frames(held), frames(want)
+	if len(h) < 2 {
+		return true // too little to tell
+	}
+	for k := 0; k < len(w); k++ {
+		if w[k].fn != h[0].fn {
+			continue
+		}
+		a, b := w[k+1:], h[1:]
+		n := len(a)
+		if len(b) < n {
+			n = len(b)
+		}
+		same := n > 0
+		for i := 0; i < n; i++ {
+			if a[i] != b[i] {
+				same = false
+				break
+			}
+		}
+		if same {
+			return true
+		}
+	}
+	return false
+}
+
+type frame struct {
+	fn   string
+	line int
+}
+
+func frames(st site) []frame {
+	var out []frame
+	fs := runtime.CallersFrames(st.pcs[:st.n])
+	for {
+		f, more := fs.Next()
+		if f.Function != "" && !strings.HasPrefix(f.Function, rtPkg+".") {
+			out = append(out, frame{f.Function, f.Line})
+		}
+		if !more {
+			return out
+		}
+	}
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -52,6 +52,8 @@ func (r result) mustNot(t *testing.T, bad ...string) {
 	}
 }
 
+func lockAndReturn(m *rt.Mutex) { m.Lock() }
+
 func lockBoth(a, b *rt.Mutex) {
 	a.Lock()
 	b.Lock()
@@ -91,6 +93,12 @@ func TestScenario(t *testing.T) {
 			lockBoth(&a, &b)
 			lockBoth(&b, &c)
 			lockBoth(&c, &a)
+		})
+	case "never released":
+		rt.Run(t, func(t *testing.T) {
+			var m rt.Mutex
+			lockAndReturn(&m)
+			m.Lock()
 		})
 	case "recursive read":
 		rt.Run(t, func(t *testing.T) {
@@ -195,6 +203,12 @@ func TestDoubleLock(t *testing.T) {
 	if r.exit != 2 {
 		t.Errorf("exit %d, want 2", r.exit)
 	}
+}
+
+func TestNeverReleased(t *testing.T) {
+	r := scenario(t, "never released")
+	r.must(t, "racelab-doctor: lock never released TestScenario:", "rt_test.lockAndReturn(...)")
+	r.mustNot(t, "double lock")
 }
 
 func TestInversion(t *testing.T) {
