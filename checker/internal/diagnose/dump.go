@@ -379,6 +379,11 @@ func (d *diagnosis) stuckOf(g goroutine, r report, testG int) (stuck, bool) {
 		}
 		if s.wait.File == "" {
 			s.wait = site
+			if k > 0 && s.cat == "running" && g.Frames[k-1].Func == "time.Sleep" {
+				// Woken from a sleep and waiting for a processor: part of
+				// a sleeping loop, not a busy one.
+				s.cat = "sleep"
+			}
 			if k > 0 && !opFrame(g.Frames[k-1].Func) && s.cat != "running" {
 				s.lib = g.Frames[k-1].Func
 			}
@@ -594,13 +599,7 @@ func (d *diagnosis) deadline(test, head string, r report) {
 	}
 
 	// 3. Otherwise: the goroutine most likely to be the cause.
-	var blocked []stuck
-	for _, s := range all {
-		if s.test && s.cat == "running" {
-			continue
-		}
-		blocked = append(blocked, s)
-	}
+	blocked := all
 	if f.Title == "" {
 		root, ok := pickRoot(blocked)
 		switch {
