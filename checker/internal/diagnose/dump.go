@@ -527,7 +527,7 @@ func (d *diagnosis) deadline(test, head string, r report) {
 				sites = append(sites, lockSite(fmt.Sprintf("goroutine %d took lock %d here and still holds it", g, h.lock), h))
 			}
 		}
-		why = cycleWhy(f.Title, cyc, waits, holders)
+		why = d.cycleWhy(f.Title, cyc, waits, holders)
 		if leftover != nil {
 			taken := lockSite(fmt.Sprintf("goroutine %d took lock %d here, in a call that returned without unlocking it", cyc[0], leftover.lock), *leftover)
 			primary = taken
@@ -766,23 +766,24 @@ func sortedKeys[V any](m map[int]V) []int {
 	return keys
 }
 
-func cycleWhy(title string, cyc []int, waits map[int]lockRef, holders map[int][]lockRef) string {
+func (d *diagnosis) cycleWhy(title string, cyc []int, waits map[int]lockRef, holders map[int][]lockRef) string {
 	var parts []string
 	for _, g := range cyc {
 		w := waits[g]
+		ws := d.userSite("", w.frames)
 		var held []string
 		for _, h := range heldBy(holders, g) {
-			held = append(held, fmt.Sprintf("lock %d", h.lock))
+			held = append(held, fmt.Sprintf("lock %d (taken at %s)", h.lock, quoted(d.userSite("", h.frames))))
 		}
-		p := fmt.Sprintf("goroutine %d waits for lock %d", g, w.lock)
+		p := fmt.Sprintf("goroutine %d waits for lock %d at %s", g, w.lock, quoted(ws))
 		if len(held) > 0 {
-			p = fmt.Sprintf("goroutine %d holds %s and waits for lock %d", g, strings.Join(held, " and "), w.lock)
+			p = fmt.Sprintf("goroutine %d holds %s and waits for lock %d at %s", g, strings.Join(held, " and "), w.lock, quoted(ws))
 		}
 		parts = append(parts, p)
 	}
 	switch title {
 	case TitleDoubleLock:
-		return parts[0] + ", which it holds itself."
+		return parts[0] + ": the same lock, which only it could unlock."
 	case TitleRecursiveRW, TitleReadWrite:
 		return strings.Join(parts, "; ") + ": a writer waits between two read locks of one goroutine, and each waits for the other."
 	}

@@ -1,6 +1,7 @@
-package doctor_test
+package doctor
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -16,7 +17,6 @@ import (
 
 	"github.com/racelab/racelab/checker/internal/catalog"
 	"github.com/racelab/racelab/checker/internal/diagnose"
-	"github.com/racelab/racelab/checker/internal/doctor"
 )
 
 // corpusDir is a module of small packages, each a bug pattern from the
@@ -42,7 +42,7 @@ func TestCorpus(t *testing.T) {
 	}
 	wants := readWants(t, dir)
 	start := time.Now()
-	rep, err := doctor.Run(context.Background(), doctor.Options{
+	rep, err := Run(context.Background(), Options{
 		Dir: dir, Deadline: 2 * time.Second, GOMAXPROCS: []int{1, 2}, Locks: true, Leaks: true,
 	})
 	if err != nil {
@@ -50,10 +50,22 @@ func TestCorpus(t *testing.T) {
 	}
 	t.Logf("the doctor took %s over %d packages", time.Since(start).Round(time.Second), len(rep.Packages))
 	if *corpusOut != "" {
-		data, _ := json.MarshalIndent(doctor.NewDocument(rep), "", "  ")
+		data, _ := json.MarshalIndent(NewDocument(rep), "", "  ")
 		os.WriteFile(*corpusOut, data, 0o644)
 	}
-	byDir := map[string]doctor.Result{}
+	// The CI outputs of a real report have the required shape.
+	var sarif bytes.Buffer
+	if err := SARIF(&sarif, rep, "test"); err != nil {
+		t.Fatal(err)
+	}
+	nFindings := 0
+	for _, p := range rep.Packages {
+		nFindings += len(p.Findings)
+	}
+	if got := len(validateSARIF(t, sarif.Bytes())); got != nFindings {
+		t.Errorf("SARIF has %d results for %d findings", got, nFindings)
+	}
+	byDir := map[string]Result{}
 	for _, p := range rep.Packages {
 		byDir[p.Dir] = p
 	}
@@ -140,9 +152,9 @@ func readWants(t *testing.T, dir string) map[string][]want {
 }
 
 // check compares a package's findings with its wants, both ways.
-func check(p doctor.Result, wants []want) []string {
+func check(p Result, wants []want) []string {
 	var errs []string
-	if p.Status == doctor.Errored {
+	if p.Status == Errored {
 		return []string{"could not run: " + p.Err}
 	}
 	fits := func(w want, f diagnose.Finding) bool {
@@ -174,7 +186,7 @@ func check(p doctor.Result, wants []want) []string {
 	return errs
 }
 
-func describe(p doctor.Result) string {
+func describe(p Result) string {
 	if len(p.Findings) == 0 {
 		return "no findings (" + string(p.Status) + ")"
 	}
