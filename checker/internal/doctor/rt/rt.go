@@ -396,6 +396,7 @@ func checkLeaks(name string, testG int64, base map[int64]bool, parallel bool) bo
 	}
 	start := time.Now()
 	delay := time.Millisecond
+	limit := cfg.settle
 	for {
 		var leaked []gor
 		for _, g := range parseDump(snapshot()) {
@@ -407,7 +408,13 @@ func checkLeaks(name string, testG int64, base map[int64]bool, parallel bool) bo
 			return false
 		}
 		waited := time.Since(start)
-		if waited >= cfg.settle {
+		if waited >= limit && limit == cfg.settle && progressing(leaked) {
+			// A goroutine still running, runnable or sleeping is slow,
+			// maybe starved on a loaded machine, not stuck: give it
+			// twice as long again before calling it leaked.
+			limit = 3 * cfg.settle
+		}
+		if waited >= limit {
 			var b bytes.Buffer
 			n := "1 goroutine"
 			if len(leaked) > 1 {
@@ -432,7 +439,7 @@ func checkLeaks(name string, testG int64, base map[int64]bool, parallel bool) bo
 			writeStderr(b.Bytes())
 			return true
 		}
-		if rest := cfg.settle - waited; delay > rest {
+		if rest := limit - waited; delay > rest {
 			delay = rest
 		}
 		time.Sleep(delay)
@@ -440,6 +447,20 @@ func checkLeaks(name string, testG int64, base map[int64]bool, parallel bool) bo
 			delay *= 2
 		}
 	}
+}
+
+// progressing reports whether any of gs is not blocked on a channel or a
+// sync primitive, and so may still finish by itself.
+func progressing(gs []gor) bool {
+	for _, g := range gs {
+		st := strings.TrimSuffix(g.state, " (durable)")
+		switch {
+		case strings.HasPrefix(st, "chan "), strings.HasPrefix(st, "select"), strings.HasPrefix(st, "sync."), st == "semacquire":
+		default:
+			return true
+		}
+	}
+	return false
 }
 
 // note prints a remark about a test that is not a finding.
