@@ -315,7 +315,7 @@ func (d *diagnosis) block(b block) {
 			continue
 		}
 		switch {
-		case strings.HasPrefix(trimmed, doctorPrefix):
+		case strings.Contains(trimmed, doctorPrefix):
 			i = d.doctorReport(b, lines, i)
 		case trimmed == raceHeader:
 			i = d.race(test, lines, i)

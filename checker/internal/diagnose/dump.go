@@ -38,6 +38,7 @@ var (
 	doctorHeader  = regexp.MustCompile(`^racelab-doctor: (deadline|leak|lock-order inversion|double lock|recursive read lock|lock never released|note) (\S+): (.*)$`)
 	doctorLock    = regexp.MustCompile(`^racelab-doctor: goroutine (\d+) (holds|wants|held|then took|waits for) lock (\d+) \(([^)]*)\)(?: since (\S+))?, (?:taken )?at:$`)
 	doctorStill   = regexp.MustCompile(`^racelab-doctor: goroutine (\d+) unchanged for (\S+)$`)
+	doctorLeaked  = regexp.MustCompile(`^racelab-doctor: leaked goroutines: ([\d ]*)$`)
 	doctorProfile = regexp.MustCompile(`^racelab-doctor: runtime leak detector: goroutines ([\d ]*)can never run again$`)
 	deadlineHead  = regexp.MustCompile(`did not finish within (\S+) \(test goroutine (\d+)\)`)
 	createdIn     = regexp.MustCompile(`^\s*created by \S+ in goroutine (\d+)$`)
@@ -118,7 +119,11 @@ func relTo(dir, file string) string {
 // doctorReport reads one report starting at lines[i] and returns the index
 // of its last line.
 func (d *diagnosis) doctorReport(b block, lines []string, i int) int {
-	m := doctorHeader.FindStringSubmatch(strings.TrimSpace(lines[i]))
+	line := lines[i]
+	if j := strings.Index(line, doctorPrefix); j > 0 {
+		line = line[j:] // after output the test printed without a newline
+	}
+	m := doctorHeader.FindStringSubmatch(strings.TrimSpace(line))
 	if m == nil {
 		return i
 	}
@@ -163,6 +168,7 @@ type lockRef struct {
 func (l lockRef) read() bool { return strings.HasSuffix(l.typ, "read lock") }
 
 type report struct {
+	leaked    map[int]bool // the goroutines a leak report is about; nil: every one in its dump
 	locks     []lockRef
 	unchanged map[int]string
 	confirmed map[int]bool
@@ -189,6 +195,12 @@ func parseReport(body []string) report {
 			m := doctorStill.FindStringSubmatch(t)
 			g, _ := strconv.Atoi(m[1])
 			r.unchanged[g] = m[2]
+		case doctorLeaked.MatchString(t):
+			r.leaked = map[int]bool{}
+			for _, f := range strings.Fields(doctorLeaked.FindStringSubmatch(t)[1]) {
+				g, _ := strconv.Atoi(f)
+				r.leaked[g] = true
+			}
 		case doctorProfile.MatchString(t):
 			for _, f := range strings.Fields(doctorProfile.FindStringSubmatch(t)[1]) {
 				g, _ := strconv.Atoi(f)
@@ -455,26 +467,112 @@ func (d *diagnosis) deadline(test, head string, r report) {
 		limit = m[1]
 		testG, _ = strconv.Atoi(m[2])
 	}
+	all, byID := d.stuckAll(r, testG)
+	f := Finding{Kind: catalog.Deadlock, Test: test}
+	var primary Site
+	var sites []Site
+	var why string
+	if v, ok := d.lockAnalysis(r, byID, nil); ok {
+		f.Kind, f.Title, primary, sites, why = v.kind, v.title, v.primary, v.sites, v.why
+	} else {
+		// The goroutine most likely to be the cause.
+		root, ok := pickRoot(all)
+		switch {
+		case !ok:
+			f.Kind, f.Title = catalog.Timeout, TitleDeadline
+			why = "None of the module's goroutines were found waiting: the test is stuck in code outside the module."
+		default:
+			primary = root.wait
+			if primary.File == "" {
+				primary = root.start
+			}
+			primary.Role = root.role()
+			f.Title = rootTitle(root)
+			if root.cat == "io" || root.cat == "sleep" || root.cat == "running" {
+				f.Kind = catalog.Timeout
+			}
+			why = rootWhy(root)
+		}
+	}
+	f.Sites = stuckSites(primary, sites, all)
+	if primary.InLab {
+		f.File, f.Line = primary.File, primary.Line
+	} else {
+		d.place(&f)
+	}
+	f.Summary = fmt.Sprintf("%s did not finish within %s: %s", test, limit, firstSentence(why))
+	f.Explanation = explain(f.Title) + "\n\n" + why + "\nWhere:\n" + describeSites(f.Sites)
+	if x := doctorFix[f.Title]; x != "" {
+		f.Explanation += "Fix: " + x
+	}
+	f.Evidence = deadlineEvidence(all, r)
+	d.supersede(f)
+	d.add(f)
+}
+
+// supersede drops the lock checker's reports that f, a finding about the
+// same goroutines once they were stuck, says again with more.
+func (d *diagnosis) supersede(f Finding) {
+	d.findings = slices.DeleteFunc(d.findings, func(g Finding) bool {
+		return g.Test == f.Test && g.Kind == catalog.Deadlock && (g.Title == f.Title || g.Title == TitleRecursiveRW && f.Title == TitleReadWrite) &&
+			slices.ContainsFunc(f.Sites, func(s Site) bool { return s.File == g.File && s.Line == g.Line })
+	})
+}
+
+// stuckAll reads the user's goroutines of a report's dump.
+func (d *diagnosis) stuckAll(r report, testG int) ([]stuck, map[int]*stuck) {
 	var all []stuck
-	byID := map[int]*stuck{}
 	for _, g := range r.dump {
 		if s, ok := d.stuckOf(g, r, testG); ok {
 			all = append(all, s)
 		}
 	}
+	slices.SortStableFunc(all, func(a, b stuck) int { return cmpSite(a.wait, b.wait) })
+	byID := map[int]*stuck{}
 	for i := range all {
 		byID[all[i].g.ID] = &all[i]
 	}
+	return all, byID
+}
+
+// stuckSites lists the primary site first, then the sites a verdict
+// named, then where every other stuck goroutine is and was started.
+func stuckSites(primary Site, named []Site, all []stuck) []Site {
+	sites := append([]Site{primary}, named...)
+	for _, s := range all {
+		w := s.wait
+		if w.File != "" {
+			w.Role = s.role()
+			sites = append(sites, w)
+		}
+		if s.start.File != "" && !s.test {
+			st := s.start
+			st.Role = s.who() + " was started by the go statement here"
+			sites = append(sites, st)
+		}
+	}
+	return uniqPlaces(sites)
+}
+
+// A lockVerdict is what the lock checker's books say about stuck goroutines.
+type lockVerdict struct {
+	kind     catalog.Kind
+	title    string
+	primary  Site
+	sites    []Site
+	why      string
+	involved []int // the goroutines it explains
+}
+
+// lockAnalysis explains stuck goroutines by the locks they hold and wait
+// for: a cycle of waits, a lock whose holder is gone (or returned without
+// unlocking), or a holder blocked on something else. only, when not nil,
+// limits it to waits of those goroutines.
+func (d *diagnosis) lockAnalysis(r report, byID map[int]*stuck, only map[int]bool) (lockVerdict, bool) {
 	present := map[int]bool{}
 	for _, g := range r.dump {
 		present[g.ID] = true
 	}
-	f := Finding{Kind: catalog.Deadlock, Test: test}
-	var primary Site
-	var sites []Site
-	var why string
-
-	// Who holds and who waits for which lock, from the lock checker.
 	holders := map[int][]lockRef{} // lock -> holds
 	waits := map[int]lockRef{}     // goroutine -> the lock it waits for
 	for _, l := range r.locks {
@@ -482,10 +580,13 @@ func (d *diagnosis) deadline(test, head string, r report) {
 		case "holds":
 			holders[l.lock] = append(holders[l.lock], l)
 		case "waits for":
-			waits[l.g] = l
+			if only == nil || only[l.g] {
+				waits[l.g] = l
+			}
 		}
 	}
 	lockSite := func(role string, l lockRef) Site { return d.userSite(role, l.frames) }
+	v := lockVerdict{kind: catalog.Deadlock}
 
 	// 1. A cycle of goroutines waiting for each other's locks.
 	if cyc := lockCycle(holders, waits); cyc != nil {
@@ -506,153 +607,96 @@ func (d *diagnosis) deadline(test, head string, r report) {
 		}
 		switch {
 		case leftover != nil:
-			f.Title = TitleNeverUnlock
+			v.title = TitleNeverUnlock
 		case self && waits[cyc[0]].read():
-			f.Title = TitleRecursiveRW
+			v.title = TitleRecursiveRW
 		case self:
-			f.Title = TitleDoubleLock
+			v.title = TitleDoubleLock
 		case writer && anyRead(waits, cyc):
-			f.Title = TitleReadWrite
+			v.title = TitleReadWrite
 		default:
-			f.Title = TitleLockOrder
+			v.title = TitleLockOrder
 		}
 		for _, g := range cyc {
 			w := waits[g]
 			ws := lockSite(fmt.Sprintf("goroutine %d waits for lock %d here (since %s)", g, w.lock, w.since), w)
-			if primary.File == "" || !isTestFile(ws.File) && isTestFile(primary.File) {
-				primary = ws
+			if v.primary.File == "" || !isTestFile(ws.File) && isTestFile(v.primary.File) {
+				v.primary = ws
 			}
-			sites = append(sites, ws)
+			v.sites = append(v.sites, ws)
 			for _, h := range heldBy(holders, g) {
-				sites = append(sites, lockSite(fmt.Sprintf("goroutine %d took lock %d here and still holds it", g, h.lock), h))
+				v.sites = append(v.sites, lockSite(fmt.Sprintf("goroutine %d took lock %d here and still holds it", g, h.lock), h))
 			}
 		}
-		why = d.cycleWhy(f.Title, cyc, waits, holders)
+		v.why = d.cycleWhy(v.title, cyc, waits, holders)
 		if leftover != nil {
 			taken := lockSite(fmt.Sprintf("goroutine %d took lock %d here, in a call that returned without unlocking it", cyc[0], leftover.lock), *leftover)
-			primary = taken
-			sites = append([]Site{taken}, sites...)
-			why = fmt.Sprintf("goroutine %d locked lock %d at %s in a call that returned without unlocking it, and now waits for it again at %s.",
-				cyc[0], leftover.lock, short(taken), short(sites[1]))
+			v.primary = taken
+			v.sites = append([]Site{taken}, v.sites...)
+			v.why = fmt.Sprintf("goroutine %d locked lock %d at %s in a call that returned without unlocking it, and now waits for it again at %s.",
+				cyc[0], leftover.lock, short(taken), short(v.sites[1]))
 		}
+		v.involved = cyc
+		return v, true
 	}
 
 	// 2. Waiting for a lock whose holder is gone, or blocked on something
 	// else while holding it.
-	if f.Title == "" {
-		for _, g := range sortedKeys(waits) {
-			w := waits[g]
-			for _, h := range holders[w.lock] {
-				if h.g == g {
-					continue
-				}
-				waiter := lockSite(fmt.Sprintf("goroutine %d waits for lock %d here (since %s)", g, w.lock, w.since), w)
-				taken := lockSite(fmt.Sprintf("goroutine %d took lock %d here", h.g, h.lock), h)
-				if !present[h.g] {
-					f.Title = TitleNeverUnlock
-					primary = taken
-					taken.Role += " and ended without unlocking it"
-					sites = []Site{taken, waiter}
-					why = fmt.Sprintf("goroutine %d took lock %d at %s and ended without unlocking it; goroutine %d waits for it at %s. "+
-						"A return (or a panic, or t.FailNow) between Lock and Unlock skipped the Unlock.", h.g, h.lock, short(taken), g, short(waiter))
-					break
-				}
-				hs, ok := byID[h.g]
-				if !ok || hs.cat == "lock" {
-					continue
-				}
-				if !framesActive(h.frames, hs.g.Frames) {
-					f.Title = TitleNeverUnlock
-					primary = taken
-					taken.Role += ", in a call that returned without unlocking it"
-					sites = []Site{taken, waiter}
-					why = fmt.Sprintf("goroutine %d took lock %d at %s in a call that has returned without unlocking it; goroutine %d waits for it at %s.",
-						h.g, h.lock, short(taken), g, short(waiter))
-					break
-				}
-				switch hs.cat {
-				case "send":
-					f.Title = TitleHoldSend
-				case "recv":
-					f.Title = TitleHoldRecv
-				case "select":
-					f.Title = TitleHoldSelect
-				case "wg", "cond", "other", "nil", "empty select":
-					f.Title = TitleHoldWait
-				default:
-					f.Kind, f.Title = catalog.Timeout, TitleLockHeld
-				}
-				primary = hs.wait
-				primary.Role = hs.role()
-				sites = []Site{primary, taken, waiter}
-				why = fmt.Sprintf("%s holds lock %d (taken at %s) while %s at %s; goroutine %d waits for that lock at %s.",
-					hs.who(), h.lock, short(taken), hs.what(), short(hs.wait), g, short(waiter))
-				if f.Kind == catalog.Deadlock {
-					why += " If the goroutine that would unblock it needs the lock first, neither can go on."
-				}
-				break
+	for _, g := range sortedKeys(waits) {
+		w := waits[g]
+		for _, h := range holders[w.lock] {
+			if h.g == g {
+				continue
 			}
-			if f.Title != "" {
-				break
+			waiter := lockSite(fmt.Sprintf("goroutine %d waits for lock %d here (since %s)", g, w.lock, w.since), w)
+			taken := lockSite(fmt.Sprintf("goroutine %d took lock %d here", h.g, h.lock), h)
+			v.involved = []int{g, h.g}
+			if !present[h.g] {
+				v.title, v.primary = TitleNeverUnlock, taken
+				v.primary.Role += " and ended without unlocking it"
+				v.sites = []Site{v.primary, waiter}
+				v.why = fmt.Sprintf("goroutine %d took lock %d at %s and ended without unlocking it; goroutine %d waits for it at %s. "+
+					"A return (or a panic, or t.FailNow) between Lock and Unlock skipped the Unlock.", h.g, h.lock, short(taken), g, short(waiter))
+				return v, true
 			}
+			hs, ok := byID[h.g]
+			if ok && hs.cat == "lock" {
+				continue // part of a chain of lock waits: the cycle, if any, was above
+			}
+			// A holder with none of the module's code on its stack, or not
+			// in the function that locked, has returned without unlocking.
+			if !ok || !framesActive(h.frames, hs.g.Frames) {
+				v.title, v.primary = TitleNeverUnlock, taken
+				v.primary.Role += ", in a call that returned without unlocking it"
+				v.sites = []Site{v.primary, waiter}
+				v.why = fmt.Sprintf("goroutine %d took lock %d at %s in a call that has returned without unlocking it; goroutine %d waits for it at %s.",
+					h.g, h.lock, short(taken), g, short(waiter))
+				return v, true
+			}
+			switch hs.cat {
+			case "send":
+				v.title = TitleHoldSend
+			case "recv":
+				v.title = TitleHoldRecv
+			case "select":
+				v.title = TitleHoldSelect
+			case "wg", "cond", "other", "nil", "empty select":
+				v.title = TitleHoldWait
+			default:
+				v.kind, v.title = catalog.Timeout, TitleLockHeld
+			}
+			v.primary = hs.wait
+			v.primary.Role = hs.role()
+			v.sites = []Site{v.primary, taken, waiter}
+			v.why = fmt.Sprintf("%s holds lock %d (taken at %s) while %s at %s; goroutine %d waits for that lock at %s.",
+				hs.who(), h.lock, short(taken), hs.what(), short(hs.wait), g, short(waiter))
+			if v.kind == catalog.Deadlock {
+				v.why += " If the goroutine that would unblock it needs the lock first, neither can go on."
+			}
+			return v, true
 		}
 	}
-
-	// 3. Otherwise: the goroutine most likely to be the cause.
-	blocked := all
-	if f.Title == "" {
-		root, ok := pickRoot(blocked)
-		switch {
-		case !ok:
-			f.Kind, f.Title = catalog.Timeout, TitleDeadline
-			why = "None of the module's goroutines were found waiting: the test is stuck in code outside the module."
-		default:
-			primary = root.wait
-			if primary.File == "" {
-				primary = root.start
-			}
-			primary.Role = root.role()
-			f.Title = rootTitle(root)
-			if root.cat == "io" || root.cat == "sleep" || root.cat == "running" {
-				f.Kind = catalog.Timeout
-			}
-			why = rootWhy(root)
-		}
-	}
-	// The sites: the primary first, then every other stuck goroutine.
-	sites = append([]Site{primary}, sites...)
-	slices.SortStableFunc(blocked, func(a, b stuck) int { return cmpSite(a.wait, b.wait) })
-	for _, s := range blocked {
-		w := s.wait
-		if w.File != "" {
-			w.Role = s.role()
-			sites = append(sites, w)
-		}
-		if s.start.File != "" && !s.test {
-			st := s.start
-			st.Role = s.who() + " was started by the go statement here"
-			sites = append(sites, st)
-		}
-	}
-	f.Sites = uniqPlaces(sites)
-	if primary.InLab {
-		f.File, f.Line = primary.File, primary.Line
-	} else {
-		d.place(&f)
-	}
-	f.Summary = fmt.Sprintf("%s did not finish within %s: %s", test, limit, firstSentence(why))
-	f.Explanation = explain(f.Title) + "\n\n" + why + "\nWhere:\n" + describeSites(f.Sites)
-	if x := doctorFix[f.Title]; x != "" {
-		f.Explanation += "Fix: " + x
-	}
-	f.Evidence = deadlineEvidence(blocked, r)
-	// A lock report printed on the way to the deadline says the same thing
-	// with less: keep this one.
-	d.findings = slices.DeleteFunc(d.findings, func(g Finding) bool {
-		return g.Test == f.Test && g.Kind == catalog.Deadlock && (g.Title == f.Title || g.Title == TitleRecursiveRW && f.Title == TitleReadWrite) &&
-			slices.ContainsFunc(f.Sites, func(s Site) bool { return s.File == g.File && s.Line == g.Line })
-	})
-	d.add(f)
+	return lockVerdict{}, false
 }
 
 // framesActive reports whether the function that took a lock (the first
@@ -957,11 +1001,45 @@ func (d *diagnosis) doctorLeak(test, head string, r report) {
 	if i := strings.Index(head, "still running "); i >= 0 {
 		after = strings.TrimSuffix(head[i+len("still running "):], " after the test returned")
 	}
-	for _, g := range r.dump {
-		s, ok := d.stuckOf(g, r, 0)
-		if !ok {
+	all, byID := d.stuckAll(r, 0)
+	leaked := r.leaked
+	if leaked == nil {
+		leaked = leakedIDs(all)
+	}
+	explained := map[int]bool{}
+	for _, s := range all {
+		if !leaked[s.g.ID] {
+			explained[s.g.ID] = true // alive before the test, or the test's own
+		}
+	}
+	if v, ok := d.lockAnalysis(r, byID, leaked); ok {
+		// The goroutines the test left behind are stuck on each other's
+		// locks: a deadlock, which the test did not wait long enough to see.
+		f := Finding{Kind: v.kind, Test: test, Title: v.title}
+		var in []stuck
+		for _, g := range v.involved {
+			explained[g] = true
+			if s, ok := byID[g]; ok {
+				in = append(in, *s)
+			}
+		}
+		f.Sites = stuckSites(v.primary, v.sites, in)
+		f.File, f.Line = v.primary.File, v.primary.Line
+		f.Summary = fmt.Sprintf("goroutines %s started are stuck on each other's locks after it returned: %s", test, firstSentence(v.why))
+		f.Explanation = explain(f.Title) + " The test returned without waiting for these goroutines, so it passed; they never finish.\n\n" +
+			v.why + "\nWhere:\n" + describeSites(f.Sites)
+		if x := doctorFix[f.Title]; x != "" {
+			f.Explanation += "Fix: " + x
+		}
+		f.Evidence = deadlineEvidence(in, r)
+		d.supersede(f)
+		d.add(f)
+	}
+	for _, s := range all {
+		if explained[s.g.ID] {
 			continue
 		}
+		g := s.g
 		f := Finding{Kind: catalog.Leak, Test: test, Title: titleDoctorLeaked}
 		where := s.wait
 		if where.File == "" {
@@ -992,6 +1070,14 @@ func (d *diagnosis) doctorLeak(test, head string, r report) {
 		}
 		d.add(f)
 	}
+}
+
+func leakedIDs(all []stuck) map[int]bool {
+	ids := map[int]bool{}
+	for _, s := range all {
+		ids[s.g.ID] = true
+	}
+	return ids
 }
 
 func leakWhy(s stuck) string {

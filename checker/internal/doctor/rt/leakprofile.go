@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -74,6 +75,11 @@ func leakProfile(name string, testG int64) bool {
 	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "racelab-doctor: leak %s: %d goroutines started by the test can never run again (runtime leak detector)\n", name, len(leaked))
+	var ids []string
+	for _, g := range leaked {
+		ids = append(ids, strconv.FormatInt(g.id, 10))
+	}
+	fmt.Fprintf(&b, "racelab-doctor: leaked goroutines: %s\n", strings.Join(ids, " "))
 	b.WriteString("racelab-doctor: goroutine dump:\n")
 	for _, g := range leaked {
 		b.WriteString(g.text)

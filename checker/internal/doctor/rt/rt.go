@@ -119,15 +119,15 @@ func Run(t *testing.T, test func(*testing.T)) {
 		if w != nil {
 			w.stop()
 		}
-		testEnded(name)
+		if cfg.leaks && checkLeaks(name, g, base, isParallel(t)) {
+			t.Fail()
+		}
+		// After the leak check: goroutines the test started may lock
+		// while it waits for them, and their reports are the test's.
 		if flushReports(name) {
 			t.Fail()
 		}
-		if cfg.leaks {
-			if checkLeaks(name, g, base, isParallel(t)) {
-				t.Fail()
-			}
-		}
+		testEnded(name)
 	})
 	test(t)
 }
@@ -399,9 +399,12 @@ func checkLeaks(name string, testG int64, base map[int64]bool, parallel bool) bo
 	limit := cfg.settle
 	for {
 		var leaked []gor
-		for _, g := range parseDump(snapshot()) {
+		var ids []string
+		all := parseDump(snapshot())
+		for _, g := range all {
 			if !base[g.id] && g.id != testG && g.user() {
 				leaked = append(leaked, g)
+				ids = append(ids, strconv.FormatInt(g.id, 10))
 			}
 		}
 		if len(leaked) == 0 {
@@ -430,8 +433,13 @@ func checkLeaks(name string, testG int64, base map[int64]bool, parallel bool) bo
 				}
 				fmt.Fprintf(&b, "racelab-doctor: runtime leak detector: goroutines %s can never run again\n", strings.Join(confirmed, " "))
 			}
+			// Who holds which lock, and every goroutine's stack: the
+			// goroutines left behind may be stuck on each other's locks,
+			// or on one that a finished call never unlocked.
+			b.WriteString(lockState())
+			fmt.Fprintf(&b, "racelab-doctor: leaked goroutines: %s\n", strings.Join(ids, " "))
 			b.WriteString("racelab-doctor: goroutine dump:\n")
-			for _, g := range leaked {
+			for _, g := range all {
 				b.WriteString(g.text)
 				b.WriteString("\n\n")
 			}
@@ -473,7 +481,14 @@ func note(test, msg string) {
 // counts as a release in the race detector, which would order the writer
 // before every later reader of any file.
 func writeStderr(b []byte) {
+	// On a line of its own, whatever the test printed last.
+	b = append([]byte{'\n'}, b...)
 	raceDisable()
-	os.Stderr.Write(b)
+	stderr.Write(b)
 	raceEnable()
 }
+
+// stderr is the process's standard error, taken before any test runs:
+// testing.M.Run assigns os.Stderr, and the lock checker's goroutine, which
+// is ordered after nothing, would race with that assignment.
+var stderr = os.Stderr
