@@ -454,8 +454,8 @@ func (d *doctor) runRounds(ctx context.Context, units []*unit, start time.Time) 
 		parallel = runtime.NumCPU()
 	}
 	rounds := d.opts.Count * len(d.opts.GOMAXPROCS)
-	done := 0
 	for round := 0; ctx.Err() == nil; round++ {
+		done := 0
 		var todo []*unit
 		for _, u := range units {
 			if len(u.res.Findings) == 0 && u.res.Status != Errored {
@@ -483,11 +483,7 @@ func (d *doctor) runRounds(ctx context.Context, units []*unit, start time.Time) 
 				done++
 				n := done
 				mu.Unlock()
-				total := len(units)
-				if round > 0 {
-					total = n
-				}
-				d.progress(Progress{Phase: Finished, Package: u.pkg.ImportPath, Round: round, Result: u.res, Done: n, Total: total})
+				d.progress(Progress{Phase: Finished, Package: u.pkg.ImportPath, Round: round, Result: u.res, Done: n, Total: len(todo)})
 			})
 		}
 		wg.Wait()
@@ -502,9 +498,18 @@ func (d *doctor) runUnit(ctx context.Context, u *unit, procs int) {
 	for _, t := range u.tests {
 		names[t.Name] = true
 	}
+	// The tests this run should get to: those -run selects at the top
+	// level, where the pattern's first element applies.
+	var filter *regexp.Regexp
+	if d.opts.Run != "" {
+		first, _, _ := strings.Cut(d.opts.Run, "/")
+		filter, _ = regexp.Compile(first) // a bad pattern is the test binary's to report
+	}
 	var remaining []string
 	for _, t := range u.tests {
-		remaining = append(remaining, t.Name)
+		if filter == nil || filter.MatchString(t.Name) {
+			remaining = append(remaining, t.Name)
+		}
 	}
 	info := RunInfo{GOMAXPROCS: procs}
 	var tests []diagnose.TestResult
@@ -551,6 +556,14 @@ func (d *doctor) runUnit(ctx context.Context, u *unit, procs int) {
 		events := normalize(res.Events)
 		notes = append(notes, collectNotes(events)...)
 		diag := diagnose.Diagnose(diagnose.Run{Lab: d.lab(u.pkg, events...), Events: events, Exit: res.Exit, Killed: res.Killed})
+		if first && len(diag.Tests) == 0 && res.Exit != 0 && res.Killed == "" {
+			// TestMain (or an init) ended the binary before any test ran:
+			// a database or a service it needs is missing, say.
+			u.res.Status = Errored
+			u.res.Err = fmt.Sprintf("the test binary exited with status %d before running any test:\n%s", res.Exit, lastLines(res.Output, 10))
+			info.Processes = 1
+			break
+		}
 		attempted := map[string]bool{}
 		for _, t := range diag.Tests {
 			attempted[t.Name] = true
@@ -598,6 +611,17 @@ func (d *doctor) runUnit(ctx context.Context, u *unit, procs int) {
 	default:
 		r.Status = Clean
 	}
+}
+
+// lastLines is the end of a test binary's output, without test2json's
+// framing.
+func lastLines(out []byte, n int) string {
+	text := strings.TrimSpace(strings.ReplaceAll(string(out), "\x16", ""))
+	lines := strings.Split(text, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
 
 func boolEnv(b bool) string {

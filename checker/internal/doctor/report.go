@@ -76,7 +76,7 @@ func Text(w io.Writer, s report.Style, r *Report, verbose bool) {
 		}
 	}
 	c := count(r)
-	fmt.Fprintf(w, "\n%s packages: ", s.Bold(fmt.Sprint(len(r.Packages))))
+	fmt.Fprintf(w, "\n%s: ", s.Bold(plural(len(r.Packages), "package")))
 	var parts []string
 	if c.findings > 0 {
 		var ks []string
