@@ -9,7 +9,9 @@
 // verdict with a warm build cache; (c) edit-to-verdict latency in watch
 // mode; (d) a full verify; (e) cold against warm caches. Everything runs
 // on a temporary copy of the repository, so the working tree is never
-// edited and the caches of the copy start empty.
+// edited and the caches of the copy start empty. (f) runs `checker
+// doctor` and plain `go test -race -timeout 30s` over the doctor's corpus
+// (-only-doctor for just that).
 package main
 
 import (
@@ -35,12 +37,20 @@ func main() {
 	cold := flag.Int("cold", 1, "runs of each cold measurement (each rebuilds the race runtime: about a minute)")
 	watchRuns := flag.Int("watch", 5, "edits timed in watch mode")
 	verifyRuns := flag.Int("verify", 3, "full verifies timed")
+	flag.IntVar(&doctorRuns, "doctor", 1, "runs of the doctor and of go test over the doctor's corpus (0 skips them)")
+	flag.BoolVar(&onlyDoctor, "only-doctor", false, "measure only the doctor against go test over its corpus")
 	flag.Parse()
 	if err := run(*runs, *cold, *watchRuns, *verifyRuns); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
+
+// The doctor's rows (doctor.go).
+var (
+	doctorRuns int
+	onlyDoctor bool
+)
 
 type row struct {
 	name  string
@@ -77,6 +87,13 @@ func run(runs, coldRuns, watchRuns, verifyRuns int) error {
 	progress := func(format string, args ...any) { fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...) }
 
 	var rows []row
+	if onlyDoctor {
+		if rows, err = doctorRows(checker, copyDir, warmEnv, max(1, doctorRuns)); err != nil {
+			return fmt.Errorf("doctor: %w", err)
+		}
+		printTable(os.Stdout, rows, runs)
+		return nil
+	}
 	// Warm both sides once, untimed.
 	progress("warming caches")
 	timeCmd(copyDir, warmEnv, checker)
@@ -146,6 +163,14 @@ func run(runs, coldRuns, watchRuns, verifyRuns int) error {
 		row{"e. warm: go test -race -count=1 ./labs/...", goTest, fmt.Sprintf("cold/warm %.0fx", ratio(median(coldGo), median(goTest)))},
 		row{"e. warm: checker, all labs", bin, fmt.Sprintf("cold/warm %.0fx", ratio(median(coldChecker), median(bin)))},
 	)
+
+	if doctorRuns > 0 {
+		dr, err := doctorRows(checker, copyDir, warmEnv, doctorRuns)
+		if err != nil {
+			return fmt.Errorf("doctor: %w", err)
+		}
+		rows = append(rows, dr...)
+	}
 
 	printTable(os.Stdout, rows, runs)
 	return nil

@@ -67,6 +67,7 @@ func init() {
 		{"room", "[flags] PATH...", "facilitators: where each learner is, from their progress files (clones, or shared files)", runRoom},
 		{"verify", "[flags]", "maintainers: prove every lab fails as declared and every solution passes", runVerify},
 		{"grade", "--submission DIR [flags]", "grade a learner's copy of the repository without trusting it", runGrade},
+		{"doctor", "[flags] [PACKAGES]", "diagnose any Go module's tests: races, deadlocks, leaks, lock order (run it inside the module)", runDoctor},
 		{"help", "[COMMAND]", "show help", runHelp},
 	}
 }
@@ -97,7 +98,7 @@ func Main(ctx context.Context, env Env, args []string) int {
 		return ExitUsage
 	}
 	var err error
-	if env.Catalog == nil && cmd.name != "help" {
+	if env.Catalog == nil && cmd.name != "help" && cmd.name != "doctor" {
 		env.Catalog, err = loadCatalog(env.Dir)
 	}
 	if err == nil {
@@ -243,6 +244,9 @@ func flagsFor(name string) *flag.FlagSet {
 		return o.flags()
 	case "grade":
 		o := &gradeOptions{}
+		return o.flags()
+	case "doctor":
+		o := &doctorOptions{}
 		return o.flags()
 	}
 	return nil

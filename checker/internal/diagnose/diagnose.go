@@ -41,8 +41,17 @@ type Lab struct {
 	Dir    string // the package directory as it appears in stack traces (absolute)
 	Files  []string
 	// Source maps each file name in the package directory to its lines, to
-	// quote the code at a finding's location. Optional.
+	// quote the code at a finding's location. Optional. With Module set, it
+	// may also hold other files of the module, named relative to Dir
+	// ("../store/store.go").
 	Source map[string][]string
+	// Module, when set, is the root directory of the module the package
+	// belongs to, as it appears in stack traces: every file under it is the
+	// user's code, not only the package's own (package doctor diagnoses any
+	// package of a module). Exclude lists files and directories under it
+	// that are not the user's (code the doctor generated).
+	Module  string
+	Exclude []string
 }
 
 // Run is everything known about one execution of a lab's tests.
@@ -307,6 +316,8 @@ func (d *diagnosis) block(b block) {
 			continue
 		}
 		switch {
+		case strings.Contains(trimmed, doctorPrefix):
+			i = d.doctorReport(b, lines, i)
 		case trimmed == raceHeader:
 			i = d.race(test, lines, i)
 		case strings.HasPrefix(trimmed, deadlockHeader):
@@ -342,6 +353,9 @@ func (d *diagnosis) relSite(role string, f Frame) Site {
 // inLab reports whether file (absolute, or a base name as go-deadlock
 // prints it) is a file of the lab's package, and its name there.
 func (d *diagnosis) inLab(file string) (string, bool) {
+	if d.lab.Module != "" {
+		return d.inModule(file)
+	}
 	if d.lab.Dir != "" && strings.HasPrefix(file, d.lab.Dir+"/") {
 		name := strings.TrimPrefix(file, d.lab.Dir+"/")
 		return name, !strings.Contains(name, "/")

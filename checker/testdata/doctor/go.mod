@@ -1,0 +1,3 @@
+module racelab.dev/doctorcorpus
+
+go 1.26
