@@ -112,6 +112,8 @@ func Main(ctx context.Context, env Env, args []string) int {
 	case errors.Is(err, errFailed):
 		return ExitFail
 	case errors.Is(err, flag.ErrHelp):
+		// COMMAND -h: the same page as `help COMMAND`, not silence.
+		runHelp(ctx, env, []string{cmd.name})
 		return ExitPass
 	case errors.As(err, &ue):
 		fmt.Fprintf(env.Stderr, "racelab %s: %s\n", cmd.name, ue.msg)

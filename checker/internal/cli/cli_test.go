@@ -131,6 +131,11 @@ func TestHelpAndUsageErrors(t *testing.T) {
 	if code, out, _ := run(t, shared(t), "help", "grade"); code != ExitPass || !strings.Contains(out, "-submission") {
 		t.Errorf("help grade: exit %d\n%s", code, out)
 	}
+	for _, cmd := range []string{"run", "room", "grade", "doctor", "verify", "watch"} {
+		if code, out, _ := run(t, shared(t), cmd, "-h"); code != ExitPass || !strings.Contains(out, "usage: go run ./checker "+cmd) || !strings.Contains(out, "flags:") {
+			t.Errorf("%s -h: exit %d, want its usage and flags on stdout\n%s", cmd, code, out)
+		}
+	}
 	for _, c := range []struct {
 		args []string
 		want string

@@ -258,7 +258,7 @@ func TestVerboseOutputIsClean(t *testing.T) {
 // key fact of each reason.
 func TestTableFitsTheWidth(t *testing.T) {
 	t.Setenv("COLUMNS", "80")
-	_, out, _ := run(t, shared(t), "renderfarm", "hitcounter")
+	_, out, _ := run(t, shared(t), "check", "renderfarm", "hitcounter")
 	for _, line := range strings.Split(out, "\n") {
 		if n := len([]rune(line)); n > 80 {
 			t.Errorf("line of %d columns: %q", n, line)

@@ -150,9 +150,18 @@ func Table(w io.Writer, s Style, width int, outcomes []engine.Outcome, next *cat
 	fmt.Fprintf(w, "\n%s of %d labs fixed.\n", s.Bold(fmt.Sprint(fixed)), len(outcomes))
 	if next != nil {
 		fmt.Fprintf(w, "Next: %s — %s (%s, difficulty %d, about %d min)\n", s.Bold(next.ID), next.Title, next.Block, next.Difficulty, next.Minutes)
-		fmt.Fprintf(w, "  go run ./checker watch             fix it with a verdict on every save\n")
-		fmt.Fprintf(w, "  go run ./checker run %-12s every finding in full\n", next.ID)
-		fmt.Fprintf(w, "  go run ./checker hint %-11s a hint, one at a time\n", next.ID)
+		cmds := [][2]string{
+			{"go run ./checker watch", "fix it with a verdict on every save"},
+			{"go run ./checker run " + next.ID, "every finding in full"},
+			{"go run ./checker hint " + next.ID, "a hint, one at a time"},
+		}
+		width := 0
+		for _, c := range cmds {
+			width = max(width, len(c[0]))
+		}
+		for _, c := range cmds {
+			fmt.Fprintf(w, "  %-*s  %s\n", width, c[0], c[1])
+		}
 	} else if fixed == len(outcomes) && len(outcomes) > 0 {
 		fmt.Fprintln(w, s.Green("Every lab is fixed. Well done."))
 	}

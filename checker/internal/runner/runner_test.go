@@ -197,7 +197,7 @@ func TestEventsCarryElapsed(t *testing.T) {
 		}
 		last = e.Time
 	}
-	if started.IsZero() || last.Sub(started) < 900*time.Millisecond {
-		t.Errorf("the hung test started at %v and the last event came at %v: want about 1s apart (the timeout)", started, last)
+	if started.IsZero() || last.Sub(started) < 500*time.Millisecond {
+		t.Errorf("the hung test started at %v and the last event came at %v: want about 1s apart (the timeout; the binary starts before the test does, so at least 0.5s)", started, last)
 	}
 }
