@@ -12,9 +12,10 @@ package grade
 // Go has no layered caches, and the race-instrumented standard library
 // and the labs' dependencies take minutes to compile. So the seed is a
 // cache that only trusted code is ever compiled into: PrepareCache builds
-// the grader's own pristine labs, instrumented as for grading, and a
-// package importing everything graded code may import, with exactly the
-// commands grading uses. A lab's cache is the seed's files, hard-linked:
+// the grader's own pristine labs, instrumented as for grading, then again
+// with the reference solutions' files in place, and a package importing
+// everything graded code may import, with exactly the commands grading
+// uses. A lab's cache is the seed's files, hard-linked:
 // a few thousand links, tens of milliseconds.
 //
 // Sharing the seed's files is safe. An untrusted build writes new entries
@@ -150,6 +151,20 @@ func prepareSeed(ctx context.Context, o Options) (map[string]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fill the grader's build cache: %w", err)
 	}
+	// The reference solutions are the grader's own code too: compiled in
+	// place of the labs' files, they make a submission that holds them
+	// (and every hostile case built on them) cost only its link. A
+	// solution that does not build is verify's business, not grading's.
+	for _, l := range todo {
+		for _, f := range l.Files {
+			if err := fsutil.CopyFile(filepath.Join(o.Root, l.SolutionDir(), f), filepath.Join(tree, l.Dir(), f)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	runner.GoWithLimits(ctx, o.Toolchain.Go, tree, env, runner.GoLimits{}, args...)
+	runner.Build(ctx, runner.BuildConfig{Go: o.Toolchain.Go, Module: tree, BinDir: filepath.Join(tmp, "bin"), Env: env}, targets)
+
 	broken := map[string]string{}
 	for _, l := range todo {
 		if b := built[l.Dir()]; b.Failed {
@@ -195,6 +210,9 @@ func seedStamps(o Options) (map[string]string, error) {
 					return nil, err
 				}
 			}
+		}
+		for _, f := range l.Files {
+			hashFile(h, o.Root, l.SolutionDir()+"/"+f) // a missing solution is verify's business
 		}
 		stamps[l.ID] = filepath.Join(dir, "stamps", fmt.Sprintf("%s-%x", l.ID, h.Sum(nil)[:16]))
 	}

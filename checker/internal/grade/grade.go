@@ -463,7 +463,7 @@ func buildAndRun(ctx context.Context, o Options, scratch, tree, marker string, d
 		r.BuildPeakRSS = max(r.BuildPeakRSS, outcomes[0].Build.PeakRSS)
 		return stopped(outcomes[0].Build.Killed)
 	}
-	r = judge(r, outcomes[0], v)
+	r = judge(r, outcomes[0], v, lim.Output)
 	r.BuildPeakRSS = max(r.BuildPeakRSS, outcomes[0].Build.PeakRSS)
 	r.RunPeakRSS = outcomes[0].Run.PeakRSS
 	r.Notes = b.notes
@@ -479,7 +479,7 @@ const maxKeptOutput = 64 << 10
 
 // judge decides a lab's grade from the trusted verdict, the exit status
 // and the events, which must all agree.
-func judge(r LabResult, oc engine.Outcome, v *verdictReader) LabResult {
+func judge(r LabResult, oc engine.Outcome, v *verdictReader, limit int64) LabResult {
 	r.Duration = oc.Duration
 	r.Tests = oc.Result.Tests
 	r.Findings = oc.Result.Findings
@@ -515,6 +515,8 @@ func judge(r LabResult, oc engine.Outcome, v *verdictReader) LabResult {
 		return fail("the tests failed")
 	case oc.Run.Exit != 0:
 		return fail(fmt.Sprintf("the test binary exited with status %d after reporting success", oc.Run.Exit))
+	case oc.Run.Truncated:
+		return fail(fmt.Sprintf("the tests printed more than %d KiB, which is all the grader reads, so their results could not be checked: print less", limit>>10))
 	}
 	for _, t := range r.Lab.Tests {
 		if !slices.Contains(verdict.passed, t) {

@@ -123,6 +123,41 @@ func TestHostile(t *testing.T) {
 	}
 }
 
+// TestHostileSubmissions writes every hostile case's submission into the
+// folder named by RACELAB_HOSTILE_DUMP, to try a case by hand:
+//
+//	RACELAB_HOSTILE_DUMP=/tmp/hostile go test -run TestHostileSubmissions ./checker/internal/grade
+//	go run ./checker grade /tmp/hostile/fifo-files
+func TestHostileSubmissions(t *testing.T) {
+	out := os.Getenv("RACELAB_HOSTILE_DUMP")
+	if out == "" {
+		t.Skip("set RACELAB_HOSTILE_DUMP to a folder to write the hostile submissions into")
+	}
+	root, err := filepath.Abs(repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs, err := os.ReadDir(filepath.Join(root, "checker/testdata/hostile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range dirs {
+		if !d.IsDir() {
+			continue
+		}
+		caseDir := filepath.Join(root, "checker/testdata/hostile", d.Name())
+		var c hostileCase
+		data, err := os.ReadFile(filepath.Join(caseDir, "want.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(data, &c); err != nil {
+			t.Fatalf("%s: %v", d.Name(), err)
+		}
+		makeSubmission(t, root, filepath.Join(out, d.Name()), caseDir, c)
+	}
+}
+
 func hostileCaseRun(t *testing.T, root string, tc engine.Toolchain, forbidden, name string) {
 	caseDir := filepath.Join(root, "checker/testdata/hostile", name)
 	var c hostileCase
@@ -705,6 +740,42 @@ func TestDiagnosisIsBounded(t *testing.T) {
 		t.Error("the grade holds an escape character")
 	}
 	t.Logf("diagnosed %d crafted events in %v: %d findings, %d bytes of JSON", len(events), took, len(res.Findings), len(doc))
+}
+
+// TestDiagnosisTimeLimit: a diagnosis that overruns its limit is given up
+// on, and the lab is told so plainly.
+func TestDiagnosisTimeLimit(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	classify = func(diagnose.Run) diagnose.Result { <-release; return diagnose.Result{} }
+	defer func() { classify = diagnose.Diagnose }()
+	lab := theLabs(t)[0]
+	b := &bounded{lab: lab}
+	start := time.Now()
+	res := b.diagnose(diagnose.Run{Events: []diagnose.Event{{Action: "run", Test: lab.Tests[0]}, {Action: "pass", Test: lab.Tests[0]}}})
+	if took := time.Since(start); took > DiagnoseLimit+5*time.Second {
+		t.Errorf("took %v; the limit is %v", took, DiagnoseLimit)
+	}
+	if res.Passed() || !strings.Contains(res.Findings[0].Summary, "could not be checked") || len(b.notes) == 0 {
+		t.Errorf("findings %v, notes %v; want one saying the output could not be checked", res.Findings, b.notes)
+	}
+	if len(res.Tests) != 1 || res.Tests[0].Status != diagnose.Pass {
+		t.Errorf("tests = %v; the outcomes do not wait for diagnosis", res.Tests)
+	}
+}
+
+// TestIntakeTimeLimit: a submission that cannot be read in time (a hung
+// network mount) is an error for every lab, within the limit.
+func TestIntakeTimeLimit(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	read = func(Options) submitted { <-release; return submitted{} }
+	defer func() { read = readSubmission }()
+	start := time.Now()
+	s := takeSubmission(Options{IntakeLimit: 200 * time.Millisecond})
+	if took := time.Since(start); took > 5*time.Second || !strings.Contains(s.problem, "took longer than 200ms") {
+		t.Errorf("after %v: problem %q; want one saying reading took too long", took, s.problem)
+	}
 }
 
 // TestArchive: a submission's files are read without following a link

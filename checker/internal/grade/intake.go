@@ -43,7 +43,8 @@ type submitted struct {
 // goes on without it.
 func takeSubmission(o Options) submitted {
 	ch := make(chan submitted, 1)
-	go func() { ch <- readSubmission(o) }()
+	f := read
+	go func() { ch <- f(o) }()
 	t := time.NewTimer(o.IntakeLimit)
 	defer t.Stop()
 	select {
@@ -53,6 +54,9 @@ func takeSubmission(o Options) submitted {
 		return submitted{problem: fmt.Sprintf("reading the submission took longer than %s: put it on a local disk", o.IntakeLimit)}
 	}
 }
+
+// read is readSubmission; a test replaces it with one that hangs.
+var read = readSubmission
 
 func readSubmission(o Options) submitted {
 	s := submitted{files: map[string][]byte{}, rejected: map[string][]Rejection{}}
