@@ -99,14 +99,31 @@ func TestHostile(t *testing.T) {
 	forbidden := filepath.Join(t.TempDir(), "callers-gocache")
 	tc.Env = append(without(tc.Env, "GOCACHE"), "GOCACHE="+forbidden)
 	canary := inheritedCanary(t)
-	if err := PrepareCache(context.Background(), Options{Root: root, Labs: theLabs(t), Toolchain: tc}); err != nil {
-		t.Fatal(err)
-	}
-	watch := watchProcesses(t, canary)
 	dirs, err := os.ReadDir(filepath.Join(root, "checker/testdata/hostile"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Fill the build cache's seed for the labs the cases grade, once, so
+	// that its one-time cost is not charged to the first cases.
+	used := map[string]bool{}
+	for _, d := range dirs {
+		var c hostileCase
+		if data, err := os.ReadFile(filepath.Join(root, "checker/testdata/hostile", d.Name(), "want.json")); err == nil && json.Unmarshal(data, &c) == nil {
+			for id := range c.Labs {
+				used[id] = true
+			}
+		}
+	}
+	var labs []catalog.Lab
+	for _, l := range theLabs(t) {
+		if used[l.ID] {
+			labs = append(labs, l)
+		}
+	}
+	if err := PrepareCache(context.Background(), Options{Root: root, Labs: labs, Toolchain: tc}); err != nil {
+		t.Fatal(err)
+	}
+	watch := watchProcesses(t, canary)
 	t.Run("cases", func(t *testing.T) {
 		for _, d := range dirs {
 			if !d.IsDir() {
@@ -355,7 +372,8 @@ func watchProcesses(t *testing.T, canary string) func() []string {
 			case <-tick.C:
 			}
 			procs := map[int]map[int]string{} // pid -> fd -> link
-			verdicts := map[string]int{}      // a test binary's fd 3 -> its pid
+			cmdlines := map[int]string{}
+			holders := map[string][]int{} // a test binary's fd 3 -> the pids holding it there
 			ents, _ := os.ReadDir("/proc")
 			for _, e := range ents {
 				pid, err := strconv.Atoi(e.Name())
@@ -375,9 +393,26 @@ func watchProcesses(t *testing.T, canary string) func() []string {
 					}
 				}
 				procs[pid] = fds
-				if cmd, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline"); bytes.Contains(cmd, []byte("-test.paniconexit0")) && strings.HasPrefix(fds[3], "pipe:") {
-					verdicts[fds[3]] = pid
+				cmd, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+				cmdlines[pid] = string(cmd)
+				if bytes.Contains(cmd, []byte("-test.paniconexit0")) && strings.HasPrefix(fds[3], "pipe:") {
+					holders[fds[3]] = append(holders[fds[3]], pid)
 				}
+			}
+			// The test binary is the holder whose parent does not hold the
+			// pipe. A child it is starting holds the pipe too, with the same
+			// command line, between fork and exec, where close-on-exec has
+			// not yet closed it: that is not a leak.
+			verdicts := map[string]int{} // a test binary's fd 3 -> its pid
+			for link, pids := range holders {
+				for _, pid := range pids {
+					if !slices.Contains(pids, runner.ParentPID(pid)) {
+						verdicts[link] = pid
+					}
+				}
+			}
+			forking := func(pid, owner int) bool {
+				return runner.ParentPID(pid) == owner && cmdlines[pid] == cmdlines[owner]
 			}
 			for pid, fds := range procs {
 				for fd, link := range fds {
@@ -385,7 +420,7 @@ func watchProcesses(t *testing.T, canary string) func() []string {
 					switch owner, ok := verdicts[link]; {
 					case link == canary:
 						v = fmt.Sprintf("process %d holds the grader's inherited descriptor as fd %d", pid, fd)
-					case ok && owner != pid:
+					case ok && owner != pid && !forking(pid, owner):
 						v = fmt.Sprintf("process %d holds the verdict pipe of test binary %d as fd %d", pid, owner, fd)
 					}
 					if v != "" && !seen[v] {
