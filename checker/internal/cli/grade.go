@@ -6,12 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/racelab/racelab/checker/internal/grade"
-	"github.com/racelab/racelab/checker/internal/report"
 	"github.com/racelab/racelab/checker/internal/runner"
 )
 
@@ -82,36 +82,54 @@ func runGrade(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	s := styleFor(env.Stdout, o.noColor)
-	failed, errored := false, false
-	for i, sub := range o.submissions {
-		abs, err := filepath.Abs(filepath.Join(env.Dir, sub))
-		if filepath.IsAbs(sub) {
-			abs, err = filepath.Clean(sub), nil
-		}
-		if err != nil {
-			return err
-		}
-		if !o.json {
-			if i > 0 {
-				fmt.Fprintln(env.Stdout)
-			}
-			fmt.Fprintf(env.Stderr, "grading %s (bound %s)…\n", abs, grade.Bound(grade.Options{Limits: runner.Limits{Time: o.timeout}, Parallel: o.parallel}, len(labs)).Round(time.Second))
-		}
-		res, err := grade.Grade(ctx, grade.Options{
+	opts := func(abs string) grade.Options {
+		return grade.Options{
 			Root: ws.root, Submission: abs, Labs: labs, Toolchain: ws.tc,
 			Limits: runner.Limits{Time: o.timeout}, Parallel: o.parallel, Keep: o.keep,
-		})
-		if ctx.Err() != nil {
-			return ctx.Err()
 		}
-		if err != nil {
-			if len(o.submissions) == 1 {
-				return err
+	}
+	// The build cache's seed compiles trusted code only, once per
+	// toolchain and catalog: not charged to the first submission.
+	if len(o.submissions) > 0 {
+		if !o.json {
+			fmt.Fprintln(env.Stderr, "preparing the build cache…")
+		}
+		if err := grade.PrepareCache(ctx, opts("")); err != nil && ctx.Err() == nil {
+			fmt.Fprintf(env.Stderr, "racelab grade: %v\n", err)
+		}
+	}
+	// Every submission named gets a result, in the order named: one that
+	// cannot be graded gets an error for every lab, with the reason.
+	var missing []string
+	failed, errored := false, false
+	for i, sub := range o.submissions {
+		abs := sub
+		if !filepath.IsAbs(sub) {
+			abs = filepath.Join(env.Dir, sub)
+		}
+		abs = filepath.Clean(abs)
+		var res grade.Result
+		var err error
+		if st, serr := os.Stat(abs); serr != nil || !st.IsDir() {
+			why := fmt.Sprintf("%s does not exist", sub)
+			if serr == nil {
+				why = fmt.Sprintf("%s is not a folder", sub)
+			} else if !os.IsNotExist(serr) {
+				why = fmt.Sprintf("cannot read %s: %v", sub, serr)
 			}
-			// One unreadable submission must not stop a class's grading.
-			fmt.Fprintf(env.Stderr, "racelab grade: %s: %v\n", abs, err)
-			errored = true
-			continue
+			missing = append(missing, why)
+			res = grade.Failed(opts(abs), why+": name the folder that holds the learner's go.mod and labs/")
+		} else {
+			if !o.json {
+				fmt.Fprintf(env.Stderr, "grading %s (bound %s)…\n", grade.Printable(abs), grade.Bound(opts(abs), len(labs)).Round(time.Second))
+			}
+			res, err = grade.Grade(ctx, opts(abs))
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if err != nil {
+				fmt.Fprintf(env.Stderr, "racelab grade: %s: %s\n", grade.Printable(abs), grade.Printable(err.Error()))
+			}
 		}
 		if o.json {
 			enc := json.NewEncoder(env.Stdout)
@@ -122,7 +140,12 @@ func runGrade(ctx context.Context, env Env, args []string) error {
 				return err
 			}
 		} else {
-			printGrade(env.Stdout, s, res)
+			if i > 0 {
+				fmt.Fprintln(env.Stdout)
+			}
+			if err := grade.WriteText(env.Stdout, s, res); err != nil {
+				return err
+			}
 		}
 		if o.junit != "" {
 			if err := writeFile(o.junit, func(w io.Writer) error { return grade.JUnit(w, res) }); err != nil {
@@ -139,46 +162,12 @@ func runGrade(ctx context.Context, env Env, args []string) error {
 		}
 	}
 	switch {
+	case len(missing) > 0:
+		return usagef("%s", strings.Join(missing, "; "))
 	case errored:
 		return fmt.Errorf("some labs could not be graded (status error): see the reasons above")
 	case failed:
 		return errFailed
 	}
 	return nil
-}
-
-func printGrade(w io.Writer, s report.Style, res grade.Result) {
-	got, most := res.Points()
-	fmt.Fprintf(w, "%s %s\n", s.Bold("submission"), res.Submission)
-	idw := len("LAB")
-	for _, l := range res.Labs {
-		idw = max(idw, len(l.Lab.ID))
-	}
-	fmt.Fprintf(w, "%s\n", s.Bold(fmt.Sprintf("%-*s  %-5s  %-7s  %s", idw, "LAB", "GRADE", "POINTS", "WHY")))
-	for _, l := range res.Labs {
-		g := fmt.Sprintf("%-5s", l.Status)
-		switch l.Status {
-		case grade.Pass:
-			g = s.Green(g)
-		case grade.Fail:
-			g = s.Red(g)
-		default:
-			g = s.Yellow(g)
-		}
-		fmt.Fprintf(w, "%-*s  %s  %-7s  %s\n", idw, l.Lab.ID, g, fmt.Sprintf("%d/%d", l.Points, l.Lab.Points), l.Reason)
-		for _, r := range l.Rejected[min(1, len(l.Rejected)):] {
-			fmt.Fprintf(w, "%*s  also rejected: %s: %s\n", idw, "", r.File, r.Reason)
-		}
-	}
-	fmt.Fprintf(w, "\n%s %d/%d points · %s (bound %s)\n", s.Bold("total"), got, most,
-		res.Duration.Round(100*time.Millisecond), res.Bound.Round(time.Second))
-	if len(res.Warnings) > 0 {
-		fmt.Fprintf(w, "%s\n", s.Yellow("warnings:"))
-		for _, warn := range res.Warnings {
-			fmt.Fprintf(w, "  %s\n", warn)
-		}
-	}
-	if res.Scratch != "" {
-		fmt.Fprintf(w, "scratch kept at %s\n", res.Scratch)
-	}
 }

@@ -77,7 +77,10 @@ func prepareLabs(root string, labs []catalog.Lab, overlayPath string) (map[strin
 				c.missing = append(c.missing, fmt.Sprintf("%s is missing: restore it with `git checkout -- %s` (or `git checkout -- %s` for the whole lab)", rel, rel, l.Dir()))
 				continue
 			}
-			c.rejected = append(c.rejected, grade.CheckSource(l, rel, data)...)
+			// The solution's copy carries the shipped file's Go version pin,
+			// the one constraint the policy allows.
+			pin, _ := os.ReadFile(filepath.Join(solDir, f))
+			c.rejected = append(c.rejected, grade.CheckSource(l, rel, data, pin)...)
 		}
 	}
 	if len(replace) == 0 {

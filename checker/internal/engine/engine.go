@@ -116,6 +116,12 @@ type Engine struct {
 	RunEnv   []string
 	Parallel int // jobs at once; the number of CPUs when 0
 	Limits   runner.Limits
+	// BuildLimits bound each go command that builds test binaries; the
+	// zero value sets none.
+	BuildLimits runner.GoLimits
+	// Diagnose, when set, replaces diagnose.Diagnose (the grader bounds
+	// the work it does on output that graded code controls).
+	Diagnose func(diagnose.Run) diagnose.Result
 	Progress func(Progress)
 }
 
@@ -154,6 +160,7 @@ func (e *Engine) Run(ctx context.Context, jobs []Job) ([]Outcome, error) {
 	report(Progress{Phase: Building, Total: len(targets)})
 	built, err := runner.Build(ctx, runner.BuildConfig{
 		Go: e.Toolchain.Go, Module: e.Root, BinDir: e.BinDir, Overlay: e.Overlay, Env: e.Toolchain.Env,
+		Limits: e.BuildLimits,
 	}, targets)
 	if err != nil {
 		return nil, err
@@ -237,7 +244,11 @@ func (e *Engine) runOne(ctx context.Context, j Job, b runner.Built) Outcome {
 		}
 		in.Events, in.Exit, in.Killed = res.Events, res.Exit, res.Killed
 	}
-	o.Result = diagnose.Diagnose(in)
+	if e.Diagnose != nil {
+		o.Result = e.Diagnose(in)
+	} else {
+		o.Result = diagnose.Diagnose(in)
+	}
 	o.Status = Broken
 	if o.Result.Passed() {
 		o.Status = Fixed

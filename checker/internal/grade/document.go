@@ -21,6 +21,7 @@ type Document struct {
 	MaxPoints  int      `json:"max_points"`
 	DurationMS int64    `json:"duration_ms"`
 	BoundMS    int64    `json:"bound_ms"`
+	Error      string   `json:"error,omitempty"`
 	Labs       []LabDoc `json:"labs"`
 	Warnings   []string `json:"warnings"`
 }
@@ -33,6 +34,7 @@ type LabDoc struct {
 	MaxPoints int                 `json:"max_points"`
 	Reason    string              `json:"reason"`
 	Rejected  []Rejection         `json:"rejected,omitempty"`
+	Notes     []string            `json:"notes,omitempty"`
 	Tests     []report.TestDoc    `json:"tests"`
 	Findings  []report.FindingDoc `json:"findings"`
 }
@@ -41,13 +43,13 @@ type LabDoc struct {
 func NewDocument(r Result) Document {
 	got, most := r.Points()
 	d := Document{Schema: Schema, Submission: r.Submission, Go: r.GoVersion, Points: got, MaxPoints: most,
-		DurationMS: r.Duration.Milliseconds(), BoundMS: r.Bound.Milliseconds(), Labs: []LabDoc{}, Warnings: r.Warnings}
+		DurationMS: r.Duration.Milliseconds(), BoundMS: r.Bound.Milliseconds(), Error: r.Error, Labs: []LabDoc{}, Warnings: r.Warnings}
 	if d.Warnings == nil {
 		d.Warnings = []string{}
 	}
 	for _, l := range r.Labs {
 		ld := LabDoc{ID: l.Lab.ID, Status: string(l.Status), Points: l.Points, MaxPoints: l.Lab.Points,
-			Reason: l.Reason, Rejected: l.Rejected, Tests: []report.TestDoc{}, Findings: report.FindingDocs(l.Findings)}
+			Reason: l.Reason, Rejected: l.Rejected, Notes: l.Notes, Tests: []report.TestDoc{}, Findings: report.FindingDocs(l.Findings)}
 		for _, t := range l.Tests {
 			ld.Tests = append(ld.Tests, report.TestDoc{Name: t.Name, Status: string(t.Status), ElapsedMS: t.Elapsed.Milliseconds()})
 		}

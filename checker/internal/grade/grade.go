@@ -1,33 +1,71 @@
 // Package grade grades a learner's copy of the repository without trusting
-// it.
+// it: not its files, not its code, not what its code prints.
 //
-// # What the grader trusts
+// # What the grader takes
 //
-// Nothing the submission's code prints. It takes from the submission only
-// the files the catalog lists as editable, rejects any that import outside
-// the lab's allowlist (so graded code cannot reach os, syscall, unsafe,
-// reflect, runtime, testing or cgo) or carry compiler directives, and
-// builds them inside a fresh copy of the pristine labs. It builds each lab
-// without its tests first, so learner code cannot refer to anything that
-// exists only in the test build. It then renames the pristine tests and
-// adds its own test file (see harness.go): every expected test runs through
-// a recorder, and TestMain writes "racelab-verdict v1 <secret> code=N
-// passed=..." to a pipe inherited as a file descriptor. A lab passes only
-// when all of these agree: the verdict line carries this run's secret; its
-// code is 0; every test the catalog expects ran to the end without failing;
-// the test binary exited 0; and the test2json events show every expected
-// test passing. Forged "--- PASS" lines, invented tests and an early exit(0)
-// all break one of them.
+// The submission is read as an untrusted archive (see archive.go): every
+// path is resolved below the submission's folder without following a
+// link anywhere in it, only regular files are read (a FIFO or a device is
+// never opened), every read is bounded in size (MaxFileSize) and the
+// whole reading in time (Options.IntakeLimit). Of the labs, only the
+// files the catalog lists as editable are taken; everything else is
+// compared with the pristine repository and reported as a warning.
 //
-// # What the grader contains
+// # What graded code may do
 //
-// Each lab's tests run in their own process group with a time limit
-// (Limits.Time, plus a grace period, after which the group is killed), a
-// memory limit on the group's resident memory and an output limit; TMPDIR
-// and HOME point into the scratch directory; the grader is a child
-// subreaper, so a process that escapes its group is still found and killed
-// before Grade returns. The build runs under a time limit of its own.
-// Grading finishes within Bound(opts, labs).
+// CheckSource rejects a file that imports outside the lab's allowlist (so
+// graded code cannot reach os, syscall, unsafe, reflect, runtime, testing
+// or cgo), carries a compiler directive or a build constraint in any
+// spelling Go honours (except the Go version pin its pristine copy
+// carries, which must be kept), uses a detector's settings (go-deadlock's
+// Opts) or writes another package's variables, or declares a name
+// reserved for the grader.
+//
+// # How a lab is judged
+//
+// Each lab is built on its own, in a fresh copy of the pristine labs: its
+// code without its tests first, so learner code cannot refer to anything
+// that exists only in the test build; then its tests, renamed, with the
+// grader's own test file (see harness.go): every expected test runs
+// through a recorder, and TestMain writes "racelab-verdict v1 <secret>
+// code=N passed=..." to a pipe inherited as a file descriptor and made
+// close-on-exec before any of the lab's code runs. A lab passes only when
+// all of these agree: the verdict line carries this run's secret; its
+// code is 0; every test the catalog expects ran to the end without
+// failing; the test binary exited 0; the test2json events show every
+// expected test passing; and diagnosis finds nothing wrong. Forged
+// "--- PASS" lines, invented tests and an early exit(0) all break one of
+// them.
+//
+// # What the grader contains, and its bounds
+//
+//   - The build of each lab runs in its own process group with its own
+//     build cache, made from a seed of trusted builds and removed with
+//     the lab (see cache.go), under a time limit (Options.BuildLimit), the
+//     run's memory limit on the whole group (the go command, compilers,
+//     linker and vet), a limit on the size of any file written and on how
+//     much it writes in all. A build stopped by a limit is an Error for
+//     that lab alone; a build that fails is that lab's Fail alone.
+//   - Each lab's tests run in their own process group with a time limit
+//     (Limits.Time, plus a grace period, after which the group is
+//     killed), a memory limit on the group's resident memory, an output
+//     limit and a file size limit; TMPDIR and HOME point into the lab's
+//     scratch folder. Processes get exactly their standard streams and,
+//     for the test binary, the verdict pipe: no descriptor the grader
+//     inherited. The grader is a child subreaper, so a process that
+//     escapes its group is still found and killed before Grade returns.
+//   - Diagnosis of what the tests printed reads a bounded part of it and
+//     is bounded in time (DiagnoseLimit); findings, their evidence and
+//     sites, reasons and warnings are capped (see bounds.go), so a lab's
+//     grade stays a few KiB whatever the code prints.
+//   - Text from the submission is escaped in every report (WriteText),
+//     so it cannot move a terminal's cursor or add lines.
+//   - Every lab gets a grade; a submission that cannot be read gets an
+//     Error for every lab, with the reason.
+//
+// Grading finishes within Bound(opts, labs) once the build cache is
+// ready; preparing it (PrepareCache) compiles trusted code only, once per
+// toolchain and catalog.
 //
 // # JSON output (schema racelab.grade/v1)
 //
@@ -37,11 +75,13 @@
 //	  "go": "go1.26.8",
 //	  "points": 30, "max_points": 80,
 //	  "duration_ms": 9120, "bound_ms": 470000,
+//	  "error": "...",                     // only when the submission could not be graded at all
 //	  "labs": [{
 //	    "id": "bank", "status": "pass",   // "pass" | "fail" | "error"
 //	    "points": 20, "max_points": 20,
 //	    "reason": "...",                  // one line: why it passed, failed or could not run
 //	    "rejected": [{"file": "labs/bank/bank.go", "reason": "..."}],
+//	    "notes": ["..."],                 // where a bound of the grader's own work was reached
 //	    "tests": [{"name": "TestTransfer", "status": "pass", "elapsed_ms": 3}],
 //	    "findings": [...]                 // as in racelab.check/v1; advisory only
 //	  }],
@@ -50,19 +90,20 @@
 package grade
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/racelab/racelab/checker/internal/catalog"
@@ -76,38 +117,59 @@ import (
 type Status string
 
 // The grades. Error means the lab could not be graded (a problem of the
-// grader or the machine); it is never silently dropped.
+// grader or the machine, or a submission that cannot be read, or a build
+// stopped by a limit); it is never silently dropped.
 const (
 	Pass  Status = "pass"
 	Fail  Status = "fail"
 	Error Status = "error"
 )
 
-// Options say what to grade and how.
+// Options say what to grade and how. Zero fields take the defaults.
 type Options struct {
 	Root       string // the grader's own repository: the pristine labs
 	Submission string // the learner's copy of the repository
 	Labs       []catalog.Lab
 	Toolchain  engine.Toolchain
-	Limits     runner.Limits
-	BuildLimit time.Duration // the build's time limit
-	Parallel   int
-	Scratch    string // where to make the scratch tree; os.TempDir() when empty
-	Keep       bool   // keep the scratch tree (for debugging the grader)
+	// Limits bound each lab's test run; Limits.Memory also bounds its
+	// build.
+	Limits runner.Limits
+	// BuildLimit bounds each lab's build: compiling its code alone, then
+	// its tests (default 2 minutes).
+	BuildLimit time.Duration
+	// BuildDisk bounds how much a lab's build may write (default 512
+	// MiB), and BuildFileSize the largest file it may write (default 128
+	// MiB).
+	BuildDisk     int64
+	BuildFileSize int64
+	// IntakeLimit bounds reading the submission (DefaultIntakeLimit).
+	IntakeLimit time.Duration
+	// SeedLimit bounds filling the build cache's seed, which compiles
+	// trusted code only (default 30 minutes; see PrepareCache).
+	SeedLimit time.Duration
+	Parallel  int    // labs graded at once (default 2)
+	Cache     string // where the build cache's seed is kept; see cacheDir
+	Scratch   string // where to make the scratch tree; next to the cache when empty
+	Keep      bool   // keep the scratch tree (for debugging the grader)
 }
 
 // LabResult is one lab's grade.
 type LabResult struct {
-	Lab       catalog.Lab
-	Status    Status
-	Points    int
-	Reason    string
-	Rejected  []Rejection
-	Tests     []diagnose.TestResult
-	Findings  []diagnose.Finding
-	Duration  time.Duration
-	Output    string // the raw test output, capped
-	Truncated bool
+	Lab      catalog.Lab
+	Status   Status
+	Points   int
+	Reason   string
+	Rejected []Rejection
+	Tests    []diagnose.TestResult
+	Findings []diagnose.Finding
+	// Notes say where a bound of the grader's own work was reached.
+	Notes        []string
+	Duration     time.Duration // running the tests
+	BuildTime    time.Duration // preparing and building them
+	BuildPeakRSS int64         // the most memory the lab's build was seen using
+	RunPeakRSS   int64         // the most memory its tests were seen using
+	Output       string        // the raw test output, capped
+	Truncated    bool
 }
 
 // Result is the grade of one submission.
@@ -116,9 +178,12 @@ type Result struct {
 	GoVersion  string
 	Labs       []LabResult
 	Warnings   []string
-	Duration   time.Duration
-	Bound      time.Duration
-	Scratch    string // only when kept
+	// Error says why the submission could not be graded at all; every
+	// lab is then an Error with this reason.
+	Error    string
+	Duration time.Duration
+	Bound    time.Duration
+	Scratch  string // only when kept
 	// RunID names this grading: its processes carry
 	// RACELAB_GRADER_RUN=<RunID> in their environment.
 	RunID string
@@ -133,13 +198,17 @@ func (r Result) Points() (got, max int) {
 	return got, max
 }
 
-// Bound is the longest grading can take: the build's limit, then the labs
-// in rounds of Parallel, each within its time limit and grace.
+// Bound is the longest grading can take once the build cache is ready
+// (see PrepareCache): reading the submission, then the labs in rounds of
+// Parallel, each within its build limit (which covers preparing its
+// build), its time limit and grace, one diagnosis and a few seconds of the
+// grader's own work (reading the test output, removing the lab's folder).
 func Bound(o Options, labs int) time.Duration {
 	lim := withDefaults(o)
 	par := max(1, lim.Parallel)
 	rounds := (labs + par - 1) / par
-	return lim.BuildLimit + time.Duration(rounds)*(lim.Limits.Time+lim.Limits.Grace+5*time.Second)
+	perLab := lim.BuildLimit + lim.Limits.Time + lim.Limits.Grace + DiagnoseLimit + 15*time.Second
+	return lim.IntakeLimit + time.Duration(rounds)*perLab
 }
 
 func withDefaults(o Options) Options {
@@ -149,8 +218,32 @@ func withDefaults(o Options) Options {
 	if o.Limits.Grace <= 0 {
 		o.Limits.Grace = runner.DefaultGrace
 	}
+	if o.Limits.Memory <= 0 {
+		o.Limits.Memory = runner.DefaultMemory
+	}
+	if o.Limits.Output <= 0 {
+		// Converting and reading the output is the grader's own work,
+		// and the tests of a lab print a few KiB: 1 MiB is plenty, and
+		// keeps that work to a second or two.
+		o.Limits.Output = DefaultOutput
+	}
 	if o.BuildLimit <= 0 {
-		o.BuildLimit = 5 * time.Minute
+		o.BuildLimit = 2 * time.Minute
+	}
+	if o.BuildDisk <= 0 {
+		o.BuildDisk = 512 << 20
+	}
+	if o.BuildFileSize <= 0 {
+		o.BuildFileSize = 128 << 20
+	}
+	if o.Limits.FileSize <= 0 {
+		o.Limits.FileSize = o.BuildFileSize
+	}
+	if o.IntakeLimit <= 0 {
+		o.IntakeLimit = DefaultIntakeLimit
+	}
+	if o.SeedLimit <= 0 {
+		o.SeedLimit = 30 * time.Minute
 	}
 	if o.Parallel <= 0 {
 		o.Parallel = 2
@@ -158,22 +251,52 @@ func withDefaults(o Options) Options {
 	return o
 }
 
-// Grade grades one submission. The error is non-nil only when grading as
-// a whole could not happen (no scratch space, say); a lab that could not
-// be graded is reported as Error in the result.
+// Failed is the grade of a submission that cannot be graded at all:
+// every lab an Error, for reason.
+func Failed(o Options, reason string) Result {
+	o = withDefaults(o)
+	res := Result{Submission: o.Submission, GoVersion: o.Toolchain.Version, Bound: Bound(o, len(o.Labs)), Error: oneLine(reason)}
+	for _, l := range o.Labs {
+		res.Labs = append(res.Labs, LabResult{Lab: l, Status: Error, Reason: oneLine("cannot grade the submission: " + reason)})
+	}
+	return res
+}
+
+// Grade grades one submission. Every lab gets a grade: one that could
+// not be graded is an Error with the reason, and a submission that cannot
+// be read at all has every lab an Error (and Result.Error set). The error
+// is non-nil only for a problem of the grader itself (its own labs are
+// not pristine, no scratch space); the Result then says the same.
 func Grade(ctx context.Context, o Options) (Result, error) {
 	o = withDefaults(o)
-	start := time.Now()
-	res := Result{Submission: o.Submission, GoVersion: o.Toolchain.Version, Bound: Bound(o, len(o.Labs))}
-	if st, err := os.Stat(filepath.Join(o.Submission, "labs")); err != nil || !st.IsDir() {
-		return res, fmt.Errorf("%s does not look like a copy of Racelab: it has no labs/ folder (pass the folder that holds go.mod and labs/)", o.Submission)
-	}
+	fail := func(err error) (Result, error) { return Failed(o, err.Error()), err }
 	if err := checkPristine(o.Root, o.Labs); err != nil {
-		return res, err
+		return fail(err)
 	}
-	scratch, err := os.MkdirTemp(o.Scratch, "racelab-grade-")
+	broken, err := prepareSeed(ctx, o)
+	if err != nil && broken == nil {
+		return fail(err)
+	}
+	start := time.Now()
+	sub := takeSubmission(o)
+	if sub.problem != "" {
+		res := Failed(o, sub.problem)
+		res.Duration = time.Since(start)
+		return res, nil
+	}
+	res := Result{Submission: o.Submission, GoVersion: o.Toolchain.Version, Bound: Bound(o, len(o.Labs))}
+	for _, w := range sub.warnings {
+		res.Warnings = append(res.Warnings, oneLine(w))
+	}
+
+	scratchRoot := o.Scratch
+	if scratchRoot == "" {
+		scratchRoot = filepath.Join(cacheDir(o), "scratch")
+		os.MkdirAll(scratchRoot, 0o755)
+	}
+	scratch, err := os.MkdirTemp(scratchRoot, "racelab-grade-")
 	if err != nil {
-		return res, fmt.Errorf("create a scratch directory: %w", err)
+		return fail(fmt.Errorf("create a scratch directory: %w", err))
 	}
 	res.RunID = filepath.Base(scratch)
 	marker := "RACELAB_GRADER_RUN=" + res.RunID
@@ -185,100 +308,43 @@ func Grade(ctx context.Context, o Options) (Result, error) {
 		defer os.RemoveAll(scratch)
 	}
 	tree := filepath.Join(scratch, "tree")
-	for _, d := range []string{"tmp", "home", "bin"} {
-		if err := os.MkdirAll(filepath.Join(scratch, d), 0o755); err != nil {
-			return res, err
+	if err := makeTree(o.Root, tree, o.Labs); err != nil {
+		return fail(fmt.Errorf("copy the pristine labs: %w", err))
+	}
+	for rel, data := range sub.files {
+		if err := os.WriteFile(filepath.Join(tree, filepath.FromSlash(rel)), data, 0o644); err != nil {
+			return fail(err)
 		}
 	}
-	if err := copyPristine(o.Root, tree, o.Labs); err != nil {
-		return res, fmt.Errorf("copy the pristine labs: %w", err)
-	}
-	res.Warnings = compareSubmission(o.Root, o.Submission, o.Labs)
 
-	// Intake: the editable files, checked by the policy.
 	results := make([]LabResult, len(o.Labs))
 	var gradable []int
 	for i, l := range o.Labs {
 		results[i] = LabResult{Lab: l}
-		for _, f := range l.Files {
-			rel := filepath.ToSlash(filepath.Join(l.Dir(), f))
-			data, rej := readSubmitted(filepath.Join(o.Submission, l.Dir(), f), rel)
-			if rej == nil {
-				rejs := CheckSource(l, rel, data)
-				if len(rejs) > 0 {
-					results[i].Rejected = append(results[i].Rejected, rejs...)
-					continue
-				}
-				if err := os.WriteFile(filepath.Join(tree, l.Dir(), f), data, 0o644); err != nil {
-					return res, err
-				}
-				continue
-			}
-			results[i].Rejected = append(results[i].Rejected, *rej)
-		}
-		if len(results[i].Rejected) > 0 {
+		switch rej := sub.rejected[l.ID]; {
+		case len(rej) > 0:
+			results[i].Rejected = rej
 			results[i].Status = Fail
-			results[i].Reason = "rejected: " + results[i].Rejected[0].Reason
-			continue
+			results[i].Reason = "rejected: " + rej[0].Reason
+		case broken[l.ID] != "":
+			results[i].Status = Error
+			results[i].Reason = "the grader cannot build its own copy of this lab: " + firstCompilerError(broken[l.ID])
+		default:
+			gradable = append(gradable, i)
 		}
-		gradable = append(gradable, i)
 	}
-
-	// Learner code must compile without the tests (and so cannot touch the
-	// harness); only then is the test build instrumented.
-	buildCtx, cancel := context.WithTimeout(ctx, o.BuildLimit)
-	defer cancel()
-	plain, err := buildPlain(buildCtx, o, tree, o.Labs, gradable)
-	if err != nil {
-		return res, err
-	}
-	var runnable []int
+	sem := make(chan struct{}, o.Parallel)
+	var wg sync.WaitGroup
 	for _, i := range gradable {
-		l := o.Labs[i]
-		if msg, bad := plain[l.ID]; bad {
-			results[i].Status = Fail
-			results[i].Reason = "does not compile on its own: " + firstCompilerError(msg)
-			results[i].Findings = diagnose.Diagnose(diagnose.Run{
-				Lab:   diagnose.Lab{ID: l.ID, RelDir: l.Dir(), Dir: filepath.Join(tree, l.Dir()), Files: l.Files},
-				Build: msg, BuildFailed: true,
-			}).Findings
-			continue
-		}
-		if err := instrument(filepath.Join(tree, l.Dir()), l); err != nil {
-			results[i].Status, results[i].Reason = Error, "could not prepare the tests: "+err.Error()
-			continue
-		}
-		runnable = append(runnable, i)
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			results[i] = gradeLab(ctx, o, scratch, tree, marker, results[i])
+		})
 	}
-
-	eng := &engine.Engine{
-		Root: tree, BinDir: filepath.Join(scratch, "bin"), Toolchain: o.Toolchain,
-		Parallel: o.Parallel, Limits: o.Limits,
-		RunEnv: append(sandboxEnv(o.Toolchain.Env, scratch), marker),
-	}
-	eng.Toolchain.Env = buildEnv(o.Toolchain.Env)
-	var jobs []engine.Job
-	verdicts := make([]*verdictReader, len(runnable))
-	for k, i := range runnable {
-		l := o.Labs[i]
-		v := &verdictReader{secret: newSecret()}
-		verdicts[k] = v
-		jobs = append(jobs, engine.Job{Lab: l, Name: l.Dir(), Dir: l.Dir(),
-			Env: []string{envFD + "=3", envSecret + "=" + v.secret}, Prepare: v.prepare})
-	}
-	if len(jobs) > 0 {
-		outcomes, err := eng.Run(buildCtx, jobs)
-		if err != nil {
-			return res, fmt.Errorf("build the submission: %w", err)
-		}
-		for k, i := range runnable {
-			results[i] = judge(results[i], outcomes[k], verdicts[k])
-		}
-	}
+	wg.Wait()
 	for i := range results {
-		if results[i].Status == Pass {
-			results[i].Points = results[i].Lab.Points
-		}
+		results[i] = finish(results[i])
 	}
 	res.Labs = results
 	if n := stopReaper(); n > 0 {
@@ -288,13 +354,139 @@ func Grade(ctx context.Context, o Options) (Result, error) {
 	return res, nil
 }
 
+// finish gives a graded lab its points and makes its texts, which may
+// quote the submission, safe to print and short.
+func finish(r LabResult) LabResult {
+	if r.Status == Pass {
+		r.Points = r.Lab.Points
+	}
+	r.Reason = oneLine(r.Reason)
+	for i, rj := range r.Rejected {
+		r.Rejected[i] = Rejection{File: oneLine(rj.File), Reason: oneLine(rj.Reason)}
+	}
+	for i, n := range r.Notes {
+		r.Notes[i] = oneLine(n)
+	}
+	return r
+}
+
+// gradeLab builds and runs one lab in a folder of its own: its build
+// cache (see cache.go), the go command's temporary files, its test
+// binary and its tests' temporary files, all removed when it is done.
+func gradeLab(ctx context.Context, o Options, scratch, tree, marker string, r LabResult) LabResult {
+	start := time.Now()
+	r = buildAndRun(ctx, o, scratch, tree, marker, start.Add(o.BuildLimit), r)
+	r.BuildTime = time.Since(start) - r.Duration
+	return r
+}
+
+// buildAndRun is gradeLab's work: preparing and building are done by
+// deadline.
+func buildAndRun(ctx context.Context, o Options, scratch, tree, marker string, deadline time.Time, r LabResult) LabResult {
+	l := r.Lab
+	work := filepath.Join(scratch, "work", l.ID)
+	if !o.Keep {
+		defer os.RemoveAll(work)
+	}
+	for _, d := range []string{"cache", "tmp", "bin", "run/tmp", "run/home"} {
+		if err := os.MkdirAll(filepath.Join(work, d), 0o755); err != nil {
+			r.Status, r.Reason = Error, "could not prepare the build: "+err.Error()
+			return r
+		}
+	}
+	if err := labCache(o, filepath.Join(work, "cache")); err != nil {
+		r.Status, r.Reason = Error, "could not prepare the build: "+err.Error()
+		return r
+	}
+	env := append(without(buildEnv(o.Toolchain.Env), "GOCACHE", "GOTMPDIR", "TMPDIR", "GOPROXY"),
+		"GOCACHE="+filepath.Join(work, "cache"), "GOTMPDIR="+filepath.Join(work, "tmp"),
+		"TMPDIR="+filepath.Join(work, "tmp"), "GOPROXY=off", marker)
+	limits := func() runner.GoLimits {
+		return runner.GoLimits{Time: max(time.Millisecond, time.Until(deadline)), Memory: o.Limits.Memory,
+			FileSize: o.BuildFileSize, Disk: o.BuildDisk, Watch: []string{work}, Output: 1 << 20}
+	}
+	stopped := func(killed string) LabResult {
+		r.Status = Error
+		if strings.HasPrefix(killed, "time limit") {
+			killed = fmt.Sprintf("time limit (%s)", o.BuildLimit)
+		}
+		if ctx.Err() != nil {
+			r.Reason = "grading was cancelled"
+		} else {
+			r.Reason = "the build was stopped: " + killed + ": make the code smaller or simpler"
+		}
+		return r
+	}
+	b := &bounded{lab: l}
+
+	// Learner code must compile without the tests (and so cannot touch
+	// the harness); only then is the test build instrumented.
+	pr, err := runner.GoWithLimits(ctx, o.Toolchain.Go, tree, env, limits(), "build", "-race", "-o", os.DevNull, "./"+l.Dir())
+	r.BuildPeakRSS = pr.PeakRSS
+	var exit *exec.ExitError
+	switch {
+	case pr.Killed != "":
+		return stopped(pr.Killed)
+	case err != nil && !errors.As(err, &exit):
+		r.Status, r.Reason = Error, "could not run the go command: "+err.Error()
+		return r
+	case err != nil:
+		msg := string(pr.Output)
+		r.Status = Fail
+		r.Reason = "does not compile on its own: " + firstCompilerError(msg)
+		r.Findings = b.diagnose(diagnose.Run{
+			Lab:   diagnose.Lab{ID: l.ID, RelDir: l.Dir(), Dir: filepath.Join(tree, l.Dir()), Files: l.Files},
+			Build: msg, BuildFailed: true,
+		}).Findings
+		r.Notes = b.notes
+		return r
+	}
+	if err := instrument(filepath.Join(tree, l.Dir()), l); err != nil {
+		r.Status, r.Reason = Error, "could not prepare the tests: "+err.Error()
+		return r
+	}
+	lim := o.Limits
+	eng := &engine.Engine{
+		Root: tree, BinDir: filepath.Join(work, "bin"),
+		Toolchain: engine.Toolchain{Go: o.Toolchain.Go, Version: o.Toolchain.Version, Env: env},
+		Parallel:  1, Limits: lim, BuildLimits: limits(), Diagnose: b.diagnose,
+		RunEnv: append(sandboxEnv(o.Toolchain.Env, filepath.Join(work, "run")), marker),
+	}
+	v := &verdictReader{secret: newSecret()}
+	outcomes, err := eng.Run(ctx, []engine.Job{{Lab: l, Name: l.Dir(), Dir: l.Dir(),
+		Env: []string{envFD + "=3", envSecret + "=" + v.secret}, Prepare: v.prepare}})
+	switch {
+	case err != nil:
+		r.Status, r.Reason = Error, "could not build the tests: "+err.Error()
+		return r
+	case outcomes[0].Build.Killed != "":
+		r.BuildPeakRSS = max(r.BuildPeakRSS, outcomes[0].Build.PeakRSS)
+		return stopped(outcomes[0].Build.Killed)
+	}
+	r = judge(r, outcomes[0], v, lim.Output)
+	r.BuildPeakRSS = max(r.BuildPeakRSS, outcomes[0].Build.PeakRSS)
+	r.RunPeakRSS = outcomes[0].Run.PeakRSS
+	r.Notes = b.notes
+	return r
+}
+
+// DefaultOutput is how much of a lab's test output is kept and read when
+// grading; a run that prints 8 times as much is killed.
+const DefaultOutput = 1 << 20
+
+// maxKeptOutput is how much of a lab's raw output its result keeps.
+const maxKeptOutput = 64 << 10
+
 // judge decides a lab's grade from the trusted verdict, the exit status
 // and the events, which must all agree.
-func judge(r LabResult, oc engine.Outcome, v *verdictReader) LabResult {
+func judge(r LabResult, oc engine.Outcome, v *verdictReader, limit int64) LabResult {
 	r.Duration = oc.Duration
 	r.Tests = oc.Result.Tests
 	r.Findings = oc.Result.Findings
 	r.Output = oc.Output()
+	if len(r.Output) > maxKeptOutput {
+		r.Output = r.Output[len(r.Output)-maxKeptOutput:]
+	}
 	r.Truncated = oc.Run.Truncated
 	if oc.Status == engine.Errored {
 		r.Status, r.Reason = Error, "could not run the tests: "+oc.Err.Error()
@@ -323,6 +515,8 @@ func judge(r LabResult, oc engine.Outcome, v *verdictReader) LabResult {
 		return fail("the tests failed")
 	case oc.Run.Exit != 0:
 		return fail(fmt.Sprintf("the test binary exited with status %d after reporting success", oc.Run.Exit))
+	case oc.Run.Truncated:
+		return fail(fmt.Sprintf("the tests printed more than %d KiB, which is all the grader reads, so their results could not be checked: print less", limit>>10))
 	}
 	for _, t := range r.Lab.Tests {
 		if !slices.Contains(verdict.passed, t) {
@@ -471,106 +665,6 @@ func copyPristine(root, tree string, labs []catalog.Lab) error {
 		paths = append(paths, l.Dir())
 	}
 	return fsutil.CopyPaths(root, tree, paths...)
-}
-
-// buildPlain builds the gradable labs without their tests and returns the
-// compiler's messages for each lab that failed.
-func buildPlain(ctx context.Context, o Options, tree string, labs []catalog.Lab, gradable []int) (map[string]string, error) {
-	if len(gradable) == 0 {
-		return nil, nil
-	}
-	args := []string{"build", "-race", "-o", os.DevNull}
-	byPkg := map[string]string{}
-	for _, i := range gradable {
-		args = append(args, "./"+labs[i].Dir())
-		byPkg[engine.ModulePath+"/"+labs[i].Dir()] = labs[i].ID
-	}
-	out, err := runner.Go(ctx, o.Toolchain.Go, tree, buildEnv(o.Toolchain.Env), args...)
-	if err != nil && ctx.Err() != nil {
-		return nil, fmt.Errorf("the build took longer than %s", o.BuildLimit)
-	}
-	failed := map[string]string{}
-	if err == nil {
-		return failed, nil
-	}
-	// go build prints "# pkg" before each package's errors.
-	cur := ""
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		line := sc.Text()
-		if rest, ok := strings.CutPrefix(line, "# "); ok {
-			cur = byPkg[strings.Fields(rest + " ")[0]]
-		}
-		if cur != "" {
-			failed[cur] += line + "\n"
-		}
-	}
-	if len(failed) == 0 {
-		for _, i := range gradable {
-			failed[labs[i].ID] = string(out)
-		}
-	}
-	return failed, nil
-}
-
-// compareSubmission lists files outside the editable ones that differ from
-// the pristine repository; they were not used, and the learner should know.
-func compareSubmission(root, sub string, labs []catalog.Lab) []string {
-	var warns []string
-	const maxWarnings = 50
-	seen := 0
-	check := func(rel string) {
-		if len(warns) >= maxWarnings {
-			return
-		}
-		seen++
-		a, errA := os.ReadFile(filepath.Join(root, rel))
-		st, err := os.Lstat(filepath.Join(sub, rel))
-		if err != nil {
-			return
-		}
-		switch {
-		case st.Mode()&os.ModeSymlink != 0:
-			warns = append(warns, rel+" is a symbolic link; the original was used")
-		case errA != nil:
-			warns = append(warns, rel+" is not part of Racelab; it was ignored")
-		case st.Size() > 4<<20:
-			warns = append(warns, rel+" differs from the original; the original was used")
-		default:
-			b, err := os.ReadFile(filepath.Join(sub, rel))
-			if err == nil && !bytes.Equal(a, b) {
-				warns = append(warns, rel+" differs from the original; the original was used")
-			}
-		}
-	}
-	for _, f := range []string{"go.mod", "go.sum", "Makefile"} {
-		check(f)
-	}
-	for _, l := range labs {
-		ents, err := os.ReadDir(filepath.Join(sub, l.Dir()))
-		if err != nil {
-			continue
-		}
-		for _, e := range ents {
-			if e.IsDir() || slices.Contains(l.Files, e.Name()) || seen > 10000 {
-				continue
-			}
-			check(filepath.ToSlash(filepath.Join(l.Dir(), e.Name())))
-		}
-	}
-	// The checker grades with its own code; an edited copy has no effect,
-	// but the learner should hear that. WalkDir does not follow links.
-	filepath.WalkDir(filepath.Join(sub, "checker"), func(p string, d fs.DirEntry, err error) error {
-		if err != nil || seen > 10000 || len(warns) >= maxWarnings {
-			return filepath.SkipAll
-		}
-		if !d.IsDir() {
-			rel, _ := filepath.Rel(sub, p)
-			check(filepath.ToSlash(rel))
-		}
-		return nil
-	})
-	return warns
 }
 
 // firstCompilerError is the first line of go build's output that is not a

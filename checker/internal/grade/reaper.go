@@ -11,10 +11,6 @@ import (
 	"github.com/racelab/racelab/checker/internal/runner"
 )
 
-// noFollow makes opening a submitted file fail if it is a symbolic link,
-// even one swapped in after the Lstat.
-const noFollow = syscall.O_NOFOLLOW
-
 // prSetChildSubreaper is PR_SET_CHILD_SUBREAPER from <linux/prctl.h>.
 const prSetChildSubreaper = 36
 

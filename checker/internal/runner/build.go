@@ -17,7 +17,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -36,6 +35,9 @@ type BuildConfig struct {
 	BinDir  string   // where binaries are written; reused across builds so unchanged binaries are not relinked
 	Overlay string   // an overlay file (go help build), optional
 	Env     []string // the environment of the go command; os.Environ when nil
+	// Limits bound each go command the build runs, with everything it
+	// starts; the zero value sets none.
+	Limits GoLimits
 }
 
 // A Built is the outcome of building one target.
@@ -43,6 +45,10 @@ type Built struct {
 	Binary string // the test binary, when the build succeeded
 	Failed bool
 	Output string // the compiler's or vet's messages for the package
+	// Killed says which limit stopped the build, when one did (see
+	// GoResult.Killed); the build then Failed.
+	Killed  string
+	PeakRSS int64 // the most resident memory the build was seen using
 }
 
 // Build compiles the test binaries of targets with -race, running go test's
@@ -144,10 +150,25 @@ func buildGroup(ctx context.Context, cfg BuildConfig, modPath, dir string, ts []
 	cmd := exec.Command(goCmd(cfg.Go), args...)
 	cmd.Dir = cfg.Module
 	cmd.Env = withEnv(cfg.Env, "GOTMPDIR="+tmp)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	runErr := runGroup(ctx, cmd)
+	lim := cfg.Limits
+	if lim.Output <= 0 {
+		lim.Output = 16 << 20
+	}
+	stdout, stderr := &cappedBuffer{max: lim.Output}, &cappedBuffer{max: lim.Output}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	st, runErr := runGroup(ctx, cmd, lim)
 	var exitErr *exec.ExitError
+	if st.killed != "" {
+		// Which package was being built is not known: every target of
+		// the command failed for the same reason.
+		res := map[string]Built{}
+		for _, t := range ts {
+			os.Remove(filepath.Join(dir, filepath.Base(t.Dir)+".test"))
+			res[t.Name] = Built{Failed: true, Killed: st.killed, PeakRSS: st.peakRSS,
+				Output: fmt.Sprintf("the build was stopped: %s", st.killed)}
+		}
+		return res, nil
+	}
 	if runErr != nil && !errors.As(runErr, &exitErr) {
 		return nil, fmt.Errorf("run %s: %w", cmd, runErr)
 	}
@@ -155,7 +176,7 @@ func buildGroup(ctx context.Context, cfg BuildConfig, modPath, dir string, ts []
 	outputs := map[string]*strings.Builder{}
 	failed := map[string]bool{}
 	var orphans []buildEvent // output of packages that are not targets
-	sc := bufio.NewScanner(&stdout)
+	sc := bufio.NewScanner(bytes.NewReader(stdout.Bytes()))
 	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
 	for sc.Scan() {
 		var ev buildEvent
@@ -172,7 +193,7 @@ func buildGroup(ctx context.Context, cfg BuildConfig, modPath, dir string, ts []
 	res := map[string]Built{}
 	for imp, t := range byImport {
 		bin := filepath.Join(dir, filepath.Base(t.Dir)+".test")
-		b := Built{}
+		b := Built{PeakRSS: st.peakRSS}
 		_, statErr := os.Stat(bin)
 		if statErr != nil && outputs[imp] == nil && !failed[imp] {
 			// No binary and nothing said about this package: a package it
@@ -185,10 +206,10 @@ func buildGroup(ctx context.Context, cfg BuildConfig, modPath, dir string, ts []
 		if o := outputs[imp]; o != nil {
 			b.Output = o.String()
 		}
-		if failed[imp] || statErr != nil || runErr != nil && b.Output == "" && stderr.Len() > 0 {
+		if failed[imp] || statErr != nil || runErr != nil && b.Output == "" && len(stderr.Bytes()) > 0 {
 			b.Failed = true
 			if b.Output == "" {
-				b.Output = stderr.String()
+				b.Output = string(stderr.Bytes())
 			}
 			if b.Output == "" {
 				b.Output = fmt.Sprintf("go test -c produced no binary for %s", imp)
@@ -266,41 +287,8 @@ func ModulePath(root string) (string, error) {
 // its combined output. When ctx ends, the whole group (the go command and
 // the compilers and linkers it started) is killed.
 func Go(ctx context.Context, goPath, dir string, env []string, args ...string) ([]byte, error) {
-	var out bytes.Buffer
-	cmd := exec.Command(goCmd(goPath), args...)
-	cmd.Dir, cmd.Env = dir, env
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := runGroup(ctx, cmd)
-	return out.Bytes(), err
-}
-
-// runGroup runs cmd in a new process group, killing the group when ctx
-// ends and after cmd exits.
-func runGroup(ctx context.Context, cmd *exec.Cmd) error {
-	cmd.SysProcAttr = groupAttr()
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	pgid := cmd.Process.Pid
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		syscall.Kill(-pgid, syscall.SIGKILL)
-		return err
-	case <-ctx.Done():
-		// The go command removes its work directory on an interrupt, not
-		// on a kill: ask first, then insist.
-		syscall.Kill(-pgid, syscall.SIGINT)
-		select {
-		case <-done:
-		case <-time.After(interruptGrace):
-			syscall.Kill(-pgid, syscall.SIGKILL)
-			<-done
-		}
-		syscall.Kill(-pgid, syscall.SIGKILL) // what the go command left behind
-		return ctx.Err()
-	}
+	res, err := GoWithLimits(ctx, goPath, dir, env, GoLimits{Output: 64 << 20}, args...)
+	return res.Output, err
 }
 
 // interruptGrace is how long a cancelled go command has to clean up after

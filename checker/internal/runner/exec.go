@@ -30,6 +30,9 @@ type Limits struct {
 	// Output is how much output is kept; a run that prints more than
 	// 8 times this is killed.
 	Output int64
+	// FileSize is the largest file any process of the group may write
+	// (RLIMIT_FSIZE); 0 sets no limit.
+	FileSize int64
 }
 
 // The default limits: generous for the labs (which finish in seconds),
@@ -78,6 +81,7 @@ type Result struct {
 	Exit      int    // the exit status; -1 when the process was killed
 	Killed    string // why the runner killed it, if it did
 	Duration  time.Duration
+	PeakRSS   int64 // the most resident memory the group was seen using
 	Events    []diagnose.Event
 }
 
@@ -98,6 +102,7 @@ func Run(ctx context.Context, e Exec) (Result, error) {
 		return Result{}, fmt.Errorf("create a pipe: %w", err)
 	}
 	cmd.Stdout, cmd.Stderr = pw, pw
+	closeInheritedFDs()
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		pr.Close()
@@ -112,6 +117,7 @@ func Run(ctx context.Context, e Exec) (Result, error) {
 		f.Close()
 	}
 	pgid := cmd.Process.Pid
+	setFileLimits(pgid, lim.FileSize)
 
 	var (
 		mu     sync.Mutex // protects killed
@@ -166,6 +172,7 @@ func Run(ctx context.Context, e Exec) (Result, error) {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	var waitErr error
+	var peak int64
 loop:
 	for {
 		select {
@@ -176,7 +183,9 @@ loop:
 		case <-ctx.Done():
 			kill("cancelled")
 		case <-tick.C:
-			if rss := groupRSS(pgid); rss > lim.Memory {
+			rss := groupRSS(pgid)
+			peak = max(peak, rss)
+			if rss > lim.Memory {
 				kill(fmt.Sprintf("memory limit (%s)", bytesString(lim.Memory)))
 			}
 		}
@@ -188,7 +197,7 @@ loop:
 	<-readDone
 	pr.Close()
 
-	res := Result{Output: out.Bytes(), Truncated: truncated, Duration: time.Since(start)}
+	res := Result{Output: out.Bytes(), Truncated: truncated, Duration: time.Since(start), PeakRSS: peak}
 	mu.Lock()
 	res.Killed = killed
 	mu.Unlock()
