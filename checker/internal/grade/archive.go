@@ -3,19 +3,19 @@ package grade
 import (
 	"errors"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"io"
 	"os"
 	"strings"
-	"syscall"
 )
 
 // An archive is a submission read as an untrusted archive. Every path is
 // resolved below the submission's folder one element at a time, each
 // opened relative to its parent's descriptor with O_NOFOLLOW, so nothing
 // outside the folder is ever reached: a symbolic link anywhere in a path
-// is refused, not followed. A file is looked at (O_PATH, fstat) before it
-// is opened, so a FIFO or a device is never opened for reading; only
-// regular files are read, and every read is bounded in size.
+// is refused, not followed. A file is looked at (fstatat, not following
+// links) before it is opened, so a FIFO or a device is never opened for
+// reading; only regular files are read, and every read is bounded in size.
 //
 // The folder itself was named by whoever runs the grader and is opened
 // as named.
@@ -62,19 +62,15 @@ func (e *pathError) Error() string {
 // errTooBig is returned by readFile for a file over its limit.
 var errTooBig = errors.New("too big")
 
-// oPath is O_PATH (linux/fcntl.h), which package syscall lacks: a
-// descriptor that names a file without opening it.
-const oPath = 0x200000
-
 func openArchive(path string) (*archive, error) {
-	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
 	return &archive{fd: fd}, nil
 }
 
-func (a *archive) Close() { syscall.Close(a.fd) }
+func (a *archive) Close() { unix.Close(a.fd) }
 
 // info is what lstat found.
 type info struct {
@@ -84,14 +80,14 @@ type info struct {
 	ino  uint64
 }
 
-func infoOf(st *syscall.Stat_t) info {
-	i := info{size: st.Size, dev: st.Dev, ino: st.Ino}
-	switch st.Mode & syscall.S_IFMT {
-	case syscall.S_IFREG:
+func infoOf(st *unix.Stat_t) info {
+	i := info{size: st.Size, dev: uint64(st.Dev), ino: st.Ino}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
 		i.kind = regular
-	case syscall.S_IFDIR:
+	case unix.S_IFDIR:
 		i.kind = directory
-	case syscall.S_IFLNK:
+	case unix.S_IFLNK:
 		i.kind = symlink
 	default:
 		i.kind = other
@@ -102,16 +98,12 @@ func infoOf(st *syscall.Stat_t) info {
 // lstatAt describes name in the folder dirfd without following a link
 // and without opening the file for reading.
 func lstatAt(dirfd int, name string) (info, error) {
-	fd, err := syscall.Openat(dirfd, name, oPath|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
-	if err == syscall.ENOENT || err == syscall.ENOTDIR {
+	var st unix.Stat_t
+	err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+	if err == unix.ENOENT || err == unix.ENOTDIR {
 		return info{kind: missing}, nil
 	}
 	if err != nil {
-		return info{}, err
-	}
-	defer syscall.Close(fd)
-	var st syscall.Stat_t
-	if err := syscall.Fstat(fd, &st); err != nil {
 		return info{}, err
 	}
 	return infoOf(&st), nil
@@ -132,24 +124,24 @@ func split(rel string) ([]string, error) {
 // its descriptor, or a *pathError naming the element that is not a
 // folder.
 func (a *archive) openDir(rel string) (int, error) {
-	fd, err := syscall.Dup(a.fd)
+	fd, err := unix.Dup(a.fd)
 	if err != nil {
 		return -1, err
 	}
-	syscall.CloseOnExec(fd)
+	unix.CloseOnExec(fd)
 	if rel == "" {
 		return fd, nil
 	}
 	parts, err := split(rel)
 	if err != nil {
-		syscall.Close(fd)
+		unix.Close(fd)
 		return -1, err
 	}
 	for i, p := range parts {
-		next, err := syscall.Openat(fd, p, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+		next, err := unix.Openat(fd, p, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		if err != nil {
 			in, serr := lstatAt(fd, p)
-			syscall.Close(fd)
+			unix.Close(fd)
 			here := strings.Join(parts[:i+1], "/")
 			if serr != nil {
 				return -1, &pathError{Rel: here, Err: serr}
@@ -159,7 +151,7 @@ func (a *archive) openDir(rel string) (int, error) {
 			}
 			return -1, &pathError{Rel: here, Kind: in.kind}
 		}
-		syscall.Close(fd)
+		unix.Close(fd)
 		fd = next
 	}
 	return fd, nil
@@ -185,7 +177,7 @@ func (a *archive) lstat(rel string) (info, error) {
 	if err != nil {
 		return info{}, err
 	}
-	defer syscall.Close(dirfd)
+	defer unix.Close(dirfd)
 	in, err := lstatAt(dirfd, name)
 	if err != nil {
 		return info{}, &pathError{Rel: rel, Err: err}
@@ -200,7 +192,7 @@ func (a *archive) readFile(rel string, max int64) ([]byte, info, error) {
 	if err != nil {
 		return nil, info{}, err
 	}
-	defer syscall.Close(dirfd)
+	defer unix.Close(dirfd)
 	in, err := lstatAt(dirfd, name)
 	switch {
 	case err != nil:
@@ -212,14 +204,14 @@ func (a *archive) readFile(rel string, max int64) ([]byte, info, error) {
 	}
 	// Swapped for a FIFO since the look? O_NONBLOCK makes the open return
 	// at once, and the check below refuses it.
-	fd, err := syscall.Openat(dirfd, name, syscall.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_NOCTTY|syscall.O_CLOEXEC, 0)
+	fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, in, &pathError{Rel: rel, Err: err}
 	}
 	f := os.NewFile(uintptr(fd), rel)
 	defer f.Close()
-	var st syscall.Stat_t
-	if err := syscall.Fstat(fd, &st); err != nil {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
 		return nil, in, &pathError{Rel: rel, Err: err}
 	}
 	if now := infoOf(&st); now.kind != regular || now.dev != in.dev || now.ino != in.ino {

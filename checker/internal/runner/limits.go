@@ -12,7 +12,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-	"unsafe"
 )
 
 // GoLimits bound one go command and every compiler, linker and vet it
@@ -185,25 +184,6 @@ func fileLimitHit(cmd *exec.Cmd) bool {
 	return false
 }
 
-// setFileLimits caps the size of any file the process pid writes and
-// turns its core dumps off; its children inherit both. It is best
-// effort: the disk watch still holds if the kernel refuses.
-func setFileLimits(pid int, fileSize int64) {
-	if fileSize > 0 {
-		prlimit(pid, syscall.RLIMIT_FSIZE, uint64(fileSize))
-	}
-	prlimit(pid, syscall.RLIMIT_CORE, 0)
-}
-
-func prlimit(pid, resource int, v uint64) error {
-	lim := syscall.Rlimit{Cur: v, Max: v}
-	_, _, e := syscall.RawSyscall6(syscall.SYS_PRLIMIT64, uintptr(pid), uintptr(resource), uintptr(unsafe.Pointer(&lim)), 0, 0, 0)
-	if e != 0 {
-		return e
-	}
-	return nil
-}
-
 // diskUsage is the space the files under dirs take, each inode counted
 // once. Links to files outside dirs count too: a directory seeded with
 // hard links starts with their size, and only growth is compared.
@@ -265,6 +245,9 @@ func (b *cappedBuffer) Bytes() []byte {
 // every start, so descriptors inherited or made later are covered too.
 func closeInheritedFDs() {
 	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		ents, err = os.ReadDir("/dev/fd") // macOS
+	}
 	if err != nil {
 		return
 	}

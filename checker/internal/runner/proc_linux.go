@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"unsafe"
 )
 
 // groupAttr starts a process in a process group of its own, which dies
@@ -93,4 +94,23 @@ func reapAdopted(pids []int) {
 			syscall.Wait4(pid, &ws, 0, nil)
 		}
 	}
+}
+
+// setFileLimits caps the size of any file the process pid writes and
+// turns its core dumps off; its children inherit both. It is best
+// effort: the disk watch still holds if the kernel refuses.
+func setFileLimits(pid int, fileSize int64) {
+	if fileSize > 0 {
+		prlimit(pid, syscall.RLIMIT_FSIZE, uint64(fileSize))
+	}
+	prlimit(pid, syscall.RLIMIT_CORE, 0)
+}
+
+func prlimit(pid, resource int, v uint64) error {
+	lim := syscall.Rlimit{Cur: v, Max: v}
+	_, _, e := syscall.RawSyscall6(syscall.SYS_PRLIMIT64, uintptr(pid), uintptr(resource), uintptr(unsafe.Pointer(&lim)), 0, 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
 }
