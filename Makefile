@@ -21,7 +21,7 @@ test: lint unit solutions labcheck
 
 # The checker's own tests, under the race detector.
 unit:
-	$(GO) test -race -count=1 ./checker/...
+	$(GO) test -race -count=1 -timeout 30m ./checker/...
 
 # The reference solutions pass with plain go test.
 solutions:
