@@ -174,12 +174,25 @@ func (g goroutine) onLock() bool { return slices.Contains(lockStates, g.state) }
 
 // parked reports whether g waits until another goroutine acts: on a lock,
 // a channel, a select, a Cond or a WaitGroup ("chan receive (nil chan)"
-// and "select (no cases)" included).
+// and "select (no cases)" included). A meeting's watcher is never parked:
+// it waits in a select on a timer, and moves on by itself.
 func (g goroutine) parked() bool {
 	if g.onLock() {
 		return true
 	}
+	if g.watching() {
+		return false
+	}
 	return slices.ContainsFunc(waitStates, func(s string) bool { return g.state == s || strings.HasPrefix(g.state, s+" (") })
+}
+
+// watching reports whether g is the watcher of a meeting: the first
+// handler to arrive, which looks at the goroutines between pauses until
+// the meeting can end. Counted as parked, it could make a hub whose
+// handlers take turns look deadlocked instead of serialized.
+func (g goroutine) watching() bool {
+	return strings.HasPrefix(g.state, "select") &&
+		slices.ContainsFunc(g.frames, func(f frame) bool { return f.fn == pkgPrefix+"(*meeting).arrive" })
 }
 
 // doing says what g waits for, in words.
