@@ -164,7 +164,11 @@ func doctorProgress(w io.Writer, noColor bool) func(doctor.Progress) {
 			}
 		case doctor.Building:
 			buildStart = time.Now()
-			msg := fmt.Sprintf("building %d test binaries with -race and the doctor's checks", p.Total)
+			bins := "test binaries"
+			if p.Total == 1 {
+				bins = "test binary"
+			}
+			msg := fmt.Sprintf("building %d %s with -race and the doctor's checks", p.Total, bins)
 			if tty {
 				fmt.Fprintf(w, "\r\x1b[K%s…", msg)
 			} else {
