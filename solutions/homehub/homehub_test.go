@@ -143,7 +143,7 @@ func TestPublish(t *testing.T) {
 		publish(t, &h, ev)
 	}
 	unsubscribe(t, &h, idLights)
-	unsubscribe(t, &h, idLights)         // again: nothing to do
+	unsubscribe(t, &h, idLights)          // again: nothing to do
 	unsubscribe(t, &h, idLogger+idLights) // no such subscription
 	then := []Event{reading(1), doorLocked}
 	for _, ev := range then {
