@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/racelab/racelab/checker/internal/catalog"
+	"github.com/racelab/racelab/checker/internal/engine"
 	"github.com/racelab/racelab/checker/internal/report"
 	"github.com/racelab/racelab/checker/internal/shipped"
 )
@@ -33,7 +34,10 @@ func run(t *testing.T, dir string, args ...string) (int, string, string) {
 // TestMain gives the package's tests one checker cache of their own (as a
 // new user has), shared between them so each lab's test binary is linked
 // once, while the Go build cache stays the user's (rebuilding the race
-// runtime would take minutes).
+// runtime would take minutes). The grader's build cache is the user's
+// too, shared with the grade package's tests: making it compiles the
+// race-instrumented standard library from nothing, it is keyed by the
+// toolchain and the labs' contents, and it is locked while it is written.
 func TestMain(m *testing.M) {
 	gocache, err := exec.Command("go", "env", "GOCACHE").Output()
 	if err != nil {
@@ -45,8 +49,14 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	repoRoot, _ := filepath.Abs(repo)
+	userGrade := filepath.Join(engine.CacheDir(repoRoot), "grade")
 	os.Setenv("GOCACHE", strings.TrimSpace(string(gocache)))
 	os.Setenv("XDG_CACHE_HOME", cache)
+	testGrade := filepath.Join(engine.CacheDir(repoRoot), "grade")
+	if os.MkdirAll(userGrade, 0o755) == nil && os.MkdirAll(filepath.Dir(testGrade), 0o755) == nil {
+		os.Symlink(userGrade, testGrade)
+	}
 	os.Setenv("NO_COLOR", "1")
 	code := m.Run()
 	os.RemoveAll(cache)
