@@ -93,6 +93,9 @@ func openWorkspace(ctx context.Context, env Env) (*workspace, error) {
 // means to the grader. Outcomes of labs whose files break the policy are
 // broken, with the reason as a finding.
 func (ws *workspace) runLabs(ctx context.Context, jobs []engine.Job, solutions bool) ([]engine.Outcome, error) {
+	// Each run has its own copy of the engine: watch starts a new run
+	// while the one a save cancelled is still winding down.
+	e := *ws.engine
 	var checks map[string]*labCheck
 	if !solutions {
 		var labs []catalog.Lab
@@ -105,9 +108,9 @@ func (ws *workspace) runLabs(ctx context.Context, jobs []engine.Job, solutions b
 		if checks, used, err = prepareLabs(ws.root, labs, overlay); err != nil {
 			return nil, fmt.Errorf("prepare the labs: %w", err)
 		}
-		ws.engine.Overlay = ""
+		e.Overlay = ""
 		if used {
-			ws.engine.Overlay = overlay
+			e.Overlay = overlay
 		}
 		jobs = slices.Clone(jobs)
 		for i, j := range jobs {
@@ -116,7 +119,7 @@ func (ws *workspace) runLabs(ctx context.Context, jobs []engine.Job, solutions b
 			}
 		}
 	}
-	outcomes, err := ws.engine.Run(ctx, jobs)
+	outcomes, err := e.Run(ctx, jobs)
 	if err != nil {
 		return nil, err
 	}

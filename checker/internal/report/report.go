@@ -149,7 +149,16 @@ func Table(w io.Writer, s Style, width int, outcomes []engine.Outcome, next *cat
 	}
 	fmt.Fprintf(w, "\n%s of %d labs fixed.\n", s.Bold(fmt.Sprint(fixed)), len(outcomes))
 	if next != nil {
-		fmt.Fprintf(w, "Next: %s — %s (%s, difficulty %d, about %d min)\n", s.Bold(next.ID), next.Title, next.Block, next.Difficulty, next.Minutes)
+		// The line is wrapped as plain text, then the lab's id made bold.
+		line := fmt.Sprintf("Next: %s — %s (%s, difficulty %d, about %d min)", next.ID, next.Title, next.Block, next.Difficulty, next.Minutes)
+		for i, l := range Wrap(line, width-2) {
+			if i == 0 {
+				l = strings.Replace(l, next.ID, s.Bold(next.ID), 1)
+			} else {
+				l = "  " + l
+			}
+			fmt.Fprintln(w, l)
+		}
 		cmds := [][2]string{
 			{"go run ./checker watch", "fix it with a verdict on every save"},
 			{"go run ./checker run " + next.ID, "every finding in full"},
