@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/racelab/racelab/checker/internal/catalog"
@@ -142,6 +143,24 @@ func Verify(ctx context.Context, base *engine.Engine, cat catalog.Catalog, labs 
 			rounds = append(rounds, nil)
 		}
 		rounds[k] = append(rounds[k], s)
+	}
+	// The rounds' binary folders and overlays are shared by every verify
+	// of this clone: a second verify (make test beside make verify) waits
+	// for this one instead of rewriting the overlays under it.
+	if len(rounds) > 0 {
+		variants := filepath.Join(base.BinDir, "..", "variants")
+		if err := os.MkdirAll(variants, 0o755); err != nil {
+			return rep, err
+		}
+		lock, err := os.OpenFile(filepath.Join(variants, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+		if err != nil {
+			return rep, fmt.Errorf("lock %s: %w", variants, err)
+		}
+		defer lock.Close()
+		if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+			return rep, fmt.Errorf("lock %s: %w", variants, err)
+		}
+		defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
 	}
 	groups := []group{plain}
 	for k, subs := range rounds {
