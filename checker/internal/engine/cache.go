@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -44,18 +45,24 @@ func PruneCache(base string, limit int64, keep string) {
 			continue
 		}
 		dir := filepath.Join(base, e.Name())
-		if dir != keep && !cloneExists(dir) {
+		// Another checker building or running there: its binaries count,
+		// but nothing of it is removed.
+		busy := dir != keep && inUse(dir)
+		if dir != keep && !busy && !cloneExists(dir) {
 			os.RemoveAll(dir)
 			continue
 		}
-		// A unit is a folder of binaries built together: bin/<group> and
-		// variants/<lab>/<name>.
-		for _, pattern := range []string{"bin/*", "variants/*/*"} {
+		// A unit is a folder of binaries built together: bin/<group>, and
+		// variants/round<k> with its overlay (verify's k-th round).
+		for _, pattern := range []string{"bin/*", "variants/*"} {
 			paths, _ := filepath.Glob(filepath.Join(dir, pattern))
 			for _, p := range paths {
+				if strings.HasPrefix(filepath.Base(p), ".") {
+					continue // a lock
+				}
 				size, used := usage(p)
 				total += size
-				if dir == keep && strings.HasPrefix(pattern, "bin") {
+				if busy || dir == keep && strings.HasPrefix(pattern, "bin") {
 					continue // in use now
 				}
 				units = append(units, unit{p, size, used})
@@ -74,6 +81,27 @@ func PruneCache(base string, limit int64, keep string) {
 			total -= u.size
 		}
 	}
+}
+
+// inUse reports whether a checker holds the lock of a clone's test
+// binaries (a build or a run, see lockDir) or of its variants (a verify):
+// what it is using must not be removed under it.
+func inUse(dir string) bool {
+	for _, lock := range []string{filepath.Join(dir, "bin", ".lock"), filepath.Join(dir, "variants", ".lock")} {
+		f, err := os.OpenFile(lock, os.O_RDWR, 0)
+		if err != nil {
+			continue
+		}
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		}
+		f.Close()
+		if err != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // markUsed records which clone a cache folder belongs to.
