@@ -37,11 +37,17 @@ const (
 
 	startCap = 32 // the test launcher never starts more processes than this in one test
 
-	// quiet is how long the test waits, after the last checker started or
-	// the last page was sent to one, before it decides that CheckAll has
-	// as many pages in flight as it will have, and lets the held checkers
-	// answer.
-	quiet = time.Second
+	// quietTicks ticks of quietTick, with no checker starting and no page
+	// sent in between, is how long the test waits before it decides that
+	// CheckAll has as many pages in flight as it will have, and lets the
+	// held checkers answer: a second at least, and longer when the machine
+	// is so busy that the test process is starved, since every tick needs
+	// the process to run again (and a goroutine of CheckAll's that was
+	// ready to run gets its turn first). A wall-clock second was not
+	// enough: at a load of 40 on 2 cores, a correct pool once went a
+	// second between starting its first and its second checker.
+	quietTick  = 10 * time.Millisecond
+	quietTicks = 100
 	// patience bounds every wait for CheckAll, unless the test binary's
 	// own deadline comes sooner (see bounded).
 	patience = 20 * time.Second
@@ -308,9 +314,9 @@ func concurrently(t *testing.T, tests map[string]func(*testing.T)) {
 // To make overlap certain on a busy machine, it holds the checkers'
 // answers: no answer is read until want pages are being checked at once
 // (want = min(Workers, pages), or releaseAt if a test lowers it), or
-// until no checker has started and no page has been sent for quiet
-// (CheckAll is as busy as it gets), or until a start was refused. After
-// that, nothing is held.
+// until no checker has started and no page has been sent for quietTicks
+// ticks (CheckAll is as busy as it gets), or until a start was refused.
+// After that, nothing is held.
 type poolWatch struct {
 	t       *testing.T
 	exe     string
@@ -325,15 +331,16 @@ type poolWatch struct {
 	// onRelease, if set, is called when the held answers are released.
 	onRelease func()
 
-	mu          sync.Mutex // protects the fields below
-	released    bool       // release is closed
-	returned    bool       // CheckAll returned
-	quietTimer  *time.Timer
-	launching   int     // starts in progress
-	numbered    int     // process numbers handed out
-	procs       []*proc // every process started, in start order
-	crashes     int     // pages sent that crash their checker
-	inFlight    int     // pages sent to live checkers and not answered
+	mu          sync.Mutex    // protects the fields below
+	released    bool          // release is closed
+	returned    bool          // CheckAll returned
+	activity    int           // checker starts and pages sent so far: the quiet period starts again when it changes
+	quietDone   chan struct{} // closed when the quiet watcher has returned; nil until it starts
+	launching   int           // starts in progress
+	numbered    int           // process numbers handed out
+	procs       []*proc       // every process started, in start order
+	crashes     int           // pages sent that crash their checker
+	inFlight    int           // pages sent to live checkers and not answered
 	maxInFlight int
 	refused     int    // Launch calls refused
 	refusal     string // what CheckAll had done when the first Launch was refused
@@ -479,23 +486,39 @@ var labDir = func() string {
 }()
 
 // touchLocked notes that CheckAll did something: the quiet period starts
-// again.
+// again. The first call starts the quiet watcher.
 func (w *poolWatch) touchLocked() {
-	if w.released {
+	w.activity++
+	if w.released || w.quietDone != nil {
 		return
 	}
-	if w.quietTimer == nil {
-		w.quietTimer = time.AfterFunc(quiet, w.onQuiet)
-	} else {
-		w.quietTimer.Reset(quiet)
-	}
+	w.quietDone = make(chan struct{})
+	go w.watchQuiet()
 }
 
-func (w *poolWatch) onQuiet() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.launching == 0 {
-		w.releaseLocked()
+// watchQuiet releases the held answers once quietTicks ticks have passed
+// with no checker starting and no page sent. It returns once the answers
+// are released, by it or otherwise.
+func (w *poolWatch) watchQuiet() {
+	defer close(w.quietDone)
+	seen, ticks := -1, 0
+	for {
+		time.Sleep(quietTick)
+		w.mu.Lock()
+		switch {
+		case w.released:
+		case w.activity != seen || w.launching > 0:
+			seen, ticks = w.activity, 0
+		default:
+			if ticks++; ticks >= quietTicks {
+				w.releaseLocked()
+			}
+		}
+		released := w.released
+		w.mu.Unlock()
+		if released {
+			return
+		}
 	}
 }
 
@@ -642,11 +665,11 @@ func (w *poolWatch) launchedFrom() string {
 func (w *poolWatch) stop() {
 	w.mu.Lock()
 	w.releaseLocked()
-	if w.quietTimer != nil {
-		w.quietTimer.Stop()
-	}
-	procs := w.procs
+	procs, quietDone := w.procs, w.quietDone
 	w.mu.Unlock()
+	if quietDone != nil {
+		<-quietDone // within a tick of the release
+	}
 	for _, p := range procs {
 		p.cmd.Process.Kill() // after Wait, this does nothing
 		// If CheckAll is still waiting for p in another goroutine, this
