@@ -62,7 +62,10 @@ type Summary struct {
 	Graded    int      // submissions graded in this run
 	Skipped   int      // already done, and unchanged
 	Problems  []string // submissions the grader could not grade, and why
-	Elapsed   time.Duration
+	// Prepare is the time taken to make the build cache ready (minutes
+	// the first time on a machine, else moments), and Elapsed the time
+	// taken grading after it.
+	Prepare, Elapsed time.Duration
 }
 
 // Run grades the class's submissions in o.Shard, o.Jobs at a time,
@@ -103,6 +106,8 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		// problem.
 		_ = o.Prepare(ctx, o.Grade)
 	}
+	sum := Summary{Prepare: time.Since(start)}
+	start = time.Now()
 
 	type outcome struct {
 		sub     Submission
@@ -138,7 +143,6 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	}()
 	go func() { wg.Wait(); close(done) }()
 
-	sum := Summary{}
 	p := Progress{Total: len(mine)}
 	hashes := map[string]string{} // of the submissions done
 	var writeErr error

@@ -36,7 +36,7 @@ func runClass(ctx context.Context, env Env, o *gradeOptions, ws *workspace, labs
 		shard, _ = class.ParseShard(o.shard)
 	}
 	live := isTerminal(env.Stderr)
-	fmt.Fprintf(env.Stderr, "grading the class in %s (shard %s) into %s, %d at a time…\n", grade.Printable(o.class), shard, grade.Printable(o.out), o.jobs)
+	fmt.Fprintf(env.Stderr, "grading the class in %s (shard %s) into %s, %d at a time, once the build cache is ready (minutes, the first time)…\n", grade.Printable(o.class), shard, grade.Printable(o.out), o.jobs)
 	sum, err := class.Run(ctx, class.Options{
 		Dir: dir, Out: out, Shard: shard, Jobs: o.jobs, Force: o.force,
 		Grade: grade.Options{Root: ws.root, Labs: labs, Toolchain: ws.tc,
@@ -47,8 +47,8 @@ func runClass(ctx context.Context, env Env, o *gradeOptions, ws *workspace, labs
 		fmt.Fprint(env.Stderr, "\r\033[K")
 	}
 	g := sum.Gradebook
-	fmt.Fprintf(env.Stdout, "%d submissions graded, %d already done, %d not graded, in %s\n",
-		sum.Graded, sum.Skipped, len(g.Missing), sum.Elapsed.Round(time.Second))
+	fmt.Fprintf(env.Stdout, "%d submissions graded, %d already done, %d not graded, in %s (and %s making the build cache ready)\n",
+		sum.Graded, sum.Skipped, len(g.Missing), sum.Elapsed.Round(time.Second), sum.Prepare.Round(time.Second))
 	if sum.Graded > 0 {
 		fmt.Fprintf(env.Stdout, "%.1f submissions per minute\n", float64(sum.Graded)/sum.Elapsed.Minutes())
 	}

@@ -1,12 +1,18 @@
 package cli
 
 import (
+	"archive/tar"
+	"compress/gzip"
 	"encoding/json"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/racelab/racelab/checker/internal/class"
 	"github.com/racelab/racelab/checker/internal/grade"
 )
 
@@ -58,5 +64,133 @@ func TestGradeEverySubmissionGetsALine(t *testing.T) {
 				t.Errorf("line %d: %s is %s with %d points; want error, 0", i+1, l.ID, l.Status, l.Points)
 			}
 		}
+	}
+}
+
+// tarGz archives the folder src as dst, under the folder prefix.
+func tarGz(t *testing.T, src, dst, prefix string) {
+	t.Helper()
+	f, err := os.Create(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zw := gzip.NewWriter(f)
+	tw := tar.NewWriter(zw)
+	err = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if err := tw.WriteHeader(&tar.Header{Name: prefix + "/" + filepath.ToSlash(rel), Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg}); err != nil {
+			return err
+		}
+		_, err = tw.Write(data)
+		return err
+	})
+	if err == nil {
+		err = tw.Close()
+	}
+	if err == nil {
+		err = zw.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestGradeClass grades a small class for real: a fixed copy (a
+// folder), the labs as shipped (an archive) and a corrupt archive, then
+// again, which grades nothing and writes the same gradebook.
+func TestGradeClass(t *testing.T) {
+	if testing.Short() {
+		t.Skip("grades three submissions")
+	}
+	dir := t.TempDir()
+	class := filepath.Join(dir, "class")
+	if err := os.Rename(copyRepo(t, map[string]string{"labs/hitcounter/hitcounter.go": "solutions/hitcounter/hitcounter.go"}), filepath.Join(dir, "fixed")); err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(class, 0o755)
+	if err := os.Rename(filepath.Join(dir, "fixed"), filepath.Join(class, "fixed")); err != nil {
+		t.Fatal(err)
+	}
+	tarGz(t, shared(t), filepath.Join(class, "shipped.tar.gz"), "racelab-main")
+	if err := os.WriteFile(filepath.Join(class, "corrupt.zip"), []byte("not a zip"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "grades")
+	start := time.Now()
+	code, stdout, stderr := run(t, root(t), "grade", "--class", class, "-out", out, "-labs", "hitcounter", "-jobs", "2")
+	if code != ExitPass {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	t.Logf("graded a class of 3 in %v:\n%s", time.Since(start).Round(time.Second), stdout)
+	if !strings.Contains(stderr, "[3/3] ") {
+		t.Errorf("no plain progress line for the third submission when piped:\n%s", stderr)
+	}
+	csvText, err := os.ReadFile(filepath.Join(out, "gradebook.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "submission,hitcounter,total,max,warnings,error\n" +
+		"corrupt,0,0,10,0,cannot unpack corrupt.zip: bad archive: zip: not a valid zip file\n" +
+		"fixed,10,10,10,0,\n" +
+		"shipped,0,0,10,0,\n"
+	if string(csvText) != want {
+		t.Errorf("gradebook.csv:\n%s\nwant\n%s", csvText, want)
+	}
+	md, err := os.ReadFile(filepath.Join(out, "reports", "fixed.md"))
+	if err != nil || !strings.Contains(string(md), "| hitcounter | ✅ pass | 10/10 |") {
+		t.Errorf("reports/fixed.md: %v\n%s", err, md)
+	}
+	book, _ := os.ReadFile(filepath.Join(out, "gradebook.json"))
+
+	code, stdout, stderr = run(t, root(t), "grade", "--class", class, "-out", out, "-labs", "hitcounter")
+	if code != ExitPass || !strings.Contains(stdout, "0 submissions graded, 3 already done") {
+		t.Errorf("second run: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if again, _ := os.ReadFile(filepath.Join(out, "gradebook.json")); string(again) != string(book) {
+		t.Errorf("the second run changed the gradebook:\n%s\nwas\n%s", again, book)
+	}
+}
+
+// TestMergeCommand: merge writes the combined gradebook, fails on gaps
+// and refuses overlaps, as a usage error.
+func TestMergeCommand(t *testing.T) {
+	dir := t.TempDir()
+	shard := func(k int, rows ...string) string {
+		g := class.Gradebook{Schema: class.GradebookSchema, Class: class.ClassID{Size: 3, Fingerprint: "f"},
+			Shards: []class.Shard{{K: k, N: 2}}, Labs: []class.LabColumn{{ID: "bank", MaxPoints: 20}}, Missing: []string{}}
+		for _, r := range rows {
+			g.Rows = append(g.Rows, class.Row{Name: r, Labs: []class.Cell{{ID: "bank", Status: "pass", Points: 20}}, Points: 20, MaxPoints: 20, Warnings: []string{}})
+		}
+		p := filepath.Join(dir, fmt.Sprintf("shard-%d-%s", k, strings.Join(rows, "")))
+		os.MkdirAll(p, 0o755)
+		if err := g.Write(p); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	one, two := shard(1, "alice", "bob"), shard(2, "carol")
+	out := filepath.Join(dir, "merged")
+	code, stdout, stderr := run(t, dir, "merge", "-out", out, one, two)
+	if code != ExitPass || !strings.Contains(stdout, "3 of 3 submissions") {
+		t.Errorf("merge: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if csvText, _ := os.ReadFile(filepath.Join(out, "gradebook.csv")); !strings.Contains(string(csvText), "carol,20,20,20,0,\n") {
+		t.Errorf("merged gradebook.csv:\n%s", csvText)
+	}
+	code, _, stderr = run(t, dir, "merge", "-out", out, one)
+	if code != ExitFail || !strings.Contains(stderr, "gap: shard 2/2 has no gradebook") {
+		t.Errorf("merge of one shard of two: exit %d, stderr %q; want %d and the gap", code, stderr, ExitFail)
+	}
+	code, _, stderr = run(t, dir, "merge", "-out", out, one, shard(2, "bob"))
+	if code != ExitUsage || !strings.Contains(stderr, "overlap") {
+		t.Errorf("merge of overlapping shards: exit %d, stderr %q; want %d and the overlap", code, stderr, ExitUsage)
 	}
 }
