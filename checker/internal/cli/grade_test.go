@@ -3,6 +3,7 @@ package cli
 import (
 	"archive/tar"
 	"compress/gzip"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -192,5 +193,50 @@ func TestMergeCommand(t *testing.T) {
 	code, _, stderr = run(t, dir, "merge", "-out", out, one, shard(2, "bob"))
 	if code != ExitUsage || !strings.Contains(stderr, "overlap") {
 		t.Errorf("merge of overlapping shards: exit %d, stderr %q; want %d and the overlap", code, stderr, ExitUsage)
+	}
+}
+
+// TestGradeFormatsForOneSubmission: -classroom and -markdown write their
+// files for one submission, and the class flags are checked.
+func TestGradeFormatsForOneSubmission(t *testing.T) {
+	if testing.Short() {
+		t.Skip("prepares the grader's build cache")
+	}
+	dir := t.TempDir()
+	flat := filepath.Join(dir, "flat")
+	os.MkdirAll(flat, 0o755)
+	os.WriteFile(filepath.Join(flat, "labs"), []byte("not a folder"), 0o644)
+	classroom, md := filepath.Join(dir, "result.b64"), filepath.Join(dir, "summary.md")
+	code, _, errOut := run(t, root(t), "grade", "-labs", "hitcounter", "-classroom", classroom, "-markdown", md, flat)
+	if code != ExitError {
+		t.Errorf("exit %d (%s), want %d: the submission cannot be graded", code, errOut, ExitError)
+	}
+	b64, err := os.ReadFile(classroom)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b64)))
+	var res grade.Classroom
+	if err != nil || json.Unmarshal(data, &res) != nil || res.Status != "error" || res.MaxScore != 10 || len(res.Tests) != 1 {
+		t.Errorf("the Classroom result %s (%v): want status error, max_score 10, one test", data, err)
+	}
+	if text, err := os.ReadFile(md); err != nil || !strings.Contains(string(text), "0/10 points") {
+		t.Errorf("the Markdown summary: %v\n%s", err, text)
+	}
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-classroom", classroom, flat, flat}, "take one submission"},
+		{[]string{"--shard", "1/2", flat}, "go with --class"},
+		{[]string{"--class", dir, "--shard", "3/2"}, "1 ≤ K ≤ N"},
+		{[]string{"--class", dir, flat}, "name no --submission"},
+		{[]string{"--class", dir, "-json"}, "for one submission"},
+	} {
+		code, _, errOut := run(t, root(t), append([]string{"grade"}, c.args...)...)
+		if code != ExitUsage || !strings.Contains(errOut, c.want) {
+			t.Errorf("grade %q: exit %d, %q; want %d and %q", c.args, code, errOut, ExitUsage, c.want)
+		}
 	}
 }
