@@ -48,7 +48,7 @@ func (o *gradeOptions) flags() *flag.FlagSet {
 	fs.StringVar(&o.labs, "labs", "", "comma-separated labs to grade (default: all)")
 	fs.BoolVar(&o.json, "json", false, "print JSON (schema "+grade.Schema+"); one document per line when grading several submissions")
 	fs.StringVar(&o.junit, "junit", "", "also write JUnit XML to `FILE` (one submission only)")
-	fs.StringVar(&o.classroom, "classroom", "", "also write the GitHub Classroom autograding result (base64 JSON, the `result` a runner hands the grading reporter) to `FILE` (one submission only)")
+	fs.StringVar(&o.classroom, "classroom", "", "also write the GitHub Classroom autograding result to `FILE`: base64 JSON, the output a runner hands the grading reporter (one submission only)")
 	fs.StringVar(&o.markdown, "markdown", "", "also write a Markdown summary to `FILE`, such as $GITHUB_STEP_SUMMARY (one submission only)")
 	fs.StringVar(&o.class, "class", "", "grade every submission in `DIR` (a folder, .zip or .tar.gz each) into -out, resumably")
 	fs.StringVar(&o.out, "out", "grades", "with --class: the `DIR` for each submission's record and reports and the gradebook")

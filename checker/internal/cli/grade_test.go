@@ -240,3 +240,20 @@ func TestGradeFormatsForOneSubmission(t *testing.T) {
 		}
 	}
 }
+
+// TestClassProgress: on a terminal one line is redrawn with done/total,
+// errors and the time left; piped, each submission gets a plain line
+// with no control characters.
+func TestClassProgress(t *testing.T) {
+	p := class.Progress{Name: "alice\x1b[2J", Total: 10, Done: 3, Errors: 1, Left: 95 * time.Second, Took: 2 * time.Second,
+		Doc: grade.Document{Points: 20, MaxPoints: 80}}
+	var live, plain strings.Builder
+	showProgress(&live, true, p)
+	showProgress(&plain, false, p)
+	if want := "\r\033[K[#######.................] 3/10 · 1 with errors · about 1m35s left"; live.String() != want {
+		t.Errorf("on a terminal: %q, want %q", live.String(), want)
+	}
+	if want := "[3/10] alice\\x1b[2J: 20/80 points in 2s · 1 with errors · about 1m35s left\n"; plain.String() != want {
+		t.Errorf("piped: %q, want %q", plain.String(), want)
+	}
+}
