@@ -33,6 +33,7 @@ type LabDoc struct {
 	Points    int                 `json:"points"`
 	MaxPoints int                 `json:"max_points"`
 	Reason    string              `json:"reason"`
+	Credited  []string            `json:"credited,omitempty"`
 	Rejected  []Rejection         `json:"rejected,omitempty"`
 	Notes     []string            `json:"notes,omitempty"`
 	Tests     []report.TestDoc    `json:"tests"`
@@ -49,7 +50,7 @@ func NewDocument(r Result) Document {
 	}
 	for _, l := range r.Labs {
 		ld := LabDoc{ID: l.Lab.ID, Status: string(l.Status), Points: l.Points, MaxPoints: l.Lab.Points,
-			Reason: l.Reason, Rejected: l.Rejected, Notes: l.Notes, Tests: []report.TestDoc{}, Findings: report.FindingDocs(l.Findings)}
+			Reason: l.Reason, Credited: l.Credited, Rejected: l.Rejected, Notes: l.Notes, Tests: []report.TestDoc{}, Findings: report.FindingDocs(l.Findings)}
 		for _, t := range l.Tests {
 			ld.Tests = append(ld.Tests, report.TestDoc{Name: t.Name, Status: string(t.Status), ElapsedMS: t.Elapsed.Milliseconds()})
 		}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/racelab/racelab/checker/internal/catalog"
+	"github.com/racelab/racelab/checker/internal/diagnose"
+	"github.com/racelab/racelab/checker/internal/engine"
 )
 
 // sample is a graded submission with one lab of each grade and a reason
@@ -103,5 +105,59 @@ func TestMarkdown(t *testing.T) {
 	}
 	if rows != 5 {
 		t.Errorf("%d table lines, want a header, its rule and 3 labs:\n%s", rows, md)
+	}
+}
+
+// TestPartialCredit: a lab whose catalog entry splits its points over
+// its tests earns, when it fails, the points of each test both the
+// harness's record and the output show passing; output that disagrees
+// with the record, a run stopped or without a verdict, and a lab
+// without a split earn nothing.
+func TestPartialCredit(t *testing.T) {
+	split := catalog.Lab{ID: "bank", Points: 10, Tests: []string{"TestA", "TestB", "TestC"},
+		TestPoints: map[string]int{"TestA": 3, "TestB": 3, "TestC": 4}}
+	whole := split
+	whole.TestPoints = nil
+	outcome := func(statuses ...diagnose.TestStatus) engine.Outcome {
+		var oc engine.Outcome
+		for i, s := range statuses {
+			oc.Result.Tests = append(oc.Result.Tests, diagnose.TestResult{Name: split.Tests[i], Status: s})
+		}
+		return oc
+	}
+	verdictOf := func(line string) *verdictReader {
+		v := &verdictReader{secret: "s3cret", done: make(chan struct{}), data: []byte(line)}
+		close(v.done)
+		return v
+	}
+	P, F := diagnose.Pass, diagnose.Fail
+	for _, c := range []struct {
+		name   string
+		lab    catalog.Lab
+		oc     engine.Outcome
+		line   string
+		status Status
+		points int
+		reason string
+	}{
+		{"two of three pass", split, outcome(P, P, F), "racelab-verdict v1 s3cret code=1 passed=TestA,TestB", Fail, 6, "partial credit: 2 of 3 tests pass, 6 of 10 points"},
+		{"all or nothing", whole, outcome(P, P, F), "racelab-verdict v1 s3cret code=1 passed=TestA,TestB", Fail, 0, "the tests failed"},
+		{"the output disagrees", split, outcome(P, F, F), "racelab-verdict v1 s3cret code=1 passed=TestA,TestB", Fail, 0, "partial credit: 0 of 3"},
+		{"a test did not run to the end", split, outcome(P, F), "racelab-verdict v1 s3cret code=0 passed=TestA", Fail, 3, "TestB did not run to the end (partial credit: 1 of 3 tests pass, 3 of 10 points)"},
+		{"not recorded passing", split, outcome(P, P, F), "racelab-verdict v1 s3cret code=1 passed=TestA", Fail, 3, "3 of 10 points"},
+		{"no verdict", split, outcome(P, P, P), "racelab-verdict v1 wrong code=0 passed=TestA,TestB,TestC", Fail, 0, "no verdict"},
+		{"every test passes", split, outcome(P, P, P), "racelab-verdict v1 s3cret code=0 passed=TestA,TestB,TestC", Pass, 10, "all 3 tests pass"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := finish(judge(LabResult{Lab: c.lab}, c.oc, verdictOf(c.line), DefaultOutput))
+			if r.Status != c.status || r.Points != c.points || !strings.Contains(r.Reason, c.reason) {
+				t.Errorf("got %s, %d points (%s); want %s, %d points, a reason containing %q", r.Status, r.Points, r.Reason, c.status, c.points, c.reason)
+			}
+		})
+	}
+	killed := outcome(P, P, F)
+	killed.Run.Killed = "time limit (30s)"
+	if r := finish(judge(LabResult{Lab: split}, killed, verdictOf("racelab-verdict v1 s3cret code=1 passed=TestA,TestB"), DefaultOutput)); r.Points != 0 {
+		t.Errorf("a run stopped by the grader earned %d points, want 0", r.Points)
 	}
 }
