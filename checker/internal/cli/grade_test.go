@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -255,5 +256,29 @@ func TestClassProgress(t *testing.T) {
 	}
 	if want := "[3/10] alice\\x1b[2J: 20/80 points in 2s · 1 with errors · about 1m35s left\n"; plain.String() != want {
 		t.Errorf("piped: %q, want %q", plain.String(), want)
+	}
+}
+
+// TestWriteReport: a report replaces a file, except the job summary a CI
+// runner names in $GITHUB_STEP_SUMMARY, which is appended to.
+func TestWriteReport(t *testing.T) {
+	dir := t.TempDir()
+	summary, other := filepath.Join(dir, "step_summary"), filepath.Join(dir, "report.md")
+	for _, f := range []string{summary, other} {
+		if err := os.WriteFile(f, []byte("before\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("GITHUB_STEP_SUMMARY", summary)
+	for _, f := range []string{summary, other} {
+		if err := writeReport(f, func(w io.Writer) error { _, err := io.WriteString(w, "grade\n"); return err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, _ := os.ReadFile(summary); string(got) != "before\ngrade\n" {
+		t.Errorf("the job summary holds %q, want the grade appended", got)
+	}
+	if got, _ := os.ReadFile(other); string(got) != "grade\n" {
+		t.Errorf("another file holds %q, want it replaced", got)
 	}
 }
