@@ -20,6 +20,7 @@
 //	OUT/reports/<name>.md        the grade as Markdown
 //	OUT/gradebook.json           the Gradebook (schema racelab.gradebook/v1)
 //	OUT/gradebook.csv            one row per submission
+//	OUT/.lock, OUT/.scratch      held by the run writing into OUT; archives unpacked
 //
 // Every file is written to a temporary name and renamed, so a run killed
 // at any moment leaves every file whole, old or new. A submission's

@@ -519,3 +519,39 @@ func TestMerge(t *testing.T) {
 		t.Errorf("a missing shard: %v, gaps %q; want it reported", err, gaps)
 	}
 }
+
+// TestOneRunPerOutput: a second run into an output folder in use is
+// refused, and a run clears what a killed one left in its scratch
+// folder.
+func TestOneRunPerOutput(t *testing.T) {
+	dir, out := makeClass(t), t.TempDir()
+	left := filepath.Join(out, ".scratch", "racelab-unpack-123", "stale")
+	write(t, left, "from a run killed while unpacking")
+	started, release := make(chan struct{}), make(chan struct{})
+	first := &fakeGrader{block: func(_ context.Context, sub string) error {
+		if sub == "alice" {
+			close(started)
+			<-release
+		}
+		return nil
+	}}
+	o := first.options(dir, out)
+	o.Jobs = 1
+	done := make(chan error, 1)
+	go func() { _, err := Run(context.Background(), o); done <- err }()
+	<-started
+	if _, err := os.Stat(left); err == nil {
+		t.Errorf("the killed run's scratch %s is still there", left)
+	}
+	_, err := Run(context.Background(), (&fakeGrader{}).options(dir, out))
+	if err == nil || !strings.Contains(err.Error(), "another run is grading into") {
+		t.Errorf("a second run into the same folder: %v, want it refused", err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), (&fakeGrader{}).options(dir, out)); err != nil {
+		t.Errorf("a run after the first finished: %v", err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/racelab/racelab/checker/internal/catalog"
@@ -29,7 +30,8 @@ type Options struct {
 	Grade grade.Options
 	// Unpack bounds unpacking an archived submission.
 	Unpack Limits
-	// Scratch is where archives are unpacked (default os.TempDir()).
+	// Scratch is where archives are unpacked (default Out/.scratch,
+	// emptied when a run starts).
 	Scratch string
 	// Progress, when set, is called after each submission is done or
 	// skipped, from one goroutine at a time.
@@ -95,6 +97,21 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		if err := os.MkdirAll(filepath.Join(o.Out, d), 0o755); err != nil {
 			return Summary{}, fmt.Errorf("create the output folder: %w", err)
 		}
+	}
+	unlock, err := lockOut(o.Out)
+	if err != nil {
+		return Summary{}, err
+	}
+	defer unlock()
+	if o.Scratch == "" {
+		// What a run killed at any moment left here is removed by the
+		// next, which holds the lock.
+		o.Scratch = filepath.Join(o.Out, ".scratch")
+		os.RemoveAll(o.Scratch)
+		if err := os.MkdirAll(o.Scratch, 0o755); err != nil {
+			return Summary{}, fmt.Errorf("create the output folder: %w", err)
+		}
+		defer os.RemoveAll(o.Scratch)
 	}
 	var labIDs []string
 	for _, l := range o.Grade.Labs {
@@ -250,6 +267,21 @@ func gradeArchive(ctx context.Context, o Options, opts grade.Options, sub Submis
 	}
 	opts.Submission = root
 	return o.GradeFunc(ctx, opts)
+}
+
+// lockOut takes the output folder for this run alone: two runs writing
+// into one folder would grade the same submissions twice and empty each
+// other's scratch folder.
+func lockOut(out string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(out, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lock the output folder: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("another run is grading into %s: wait for it to finish, or give this one another -out", out)
+	}
+	return func() { f.Close() }, nil
 }
 
 func recordPath(out, name string) string {
