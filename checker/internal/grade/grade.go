@@ -87,7 +87,7 @@
 //	    "id": "bank", "status": "pass",   // "pass" | "fail" | "error"
 //	    "points": 20, "max_points": 20,
 //	    "reason": "...",                  // one line: why it passed, failed or could not run
-//	    "credited": ["TestTransfer"],     // a failing lab's tests that earned their points (lab.yaml's test_points)
+//	    "credited": ["TestTransfer"],     // a failing lab's tests that passed, trusted; their points count with lab.yaml's test_points
 //	    "rejected": [{"file": "labs/bank/bank.go", "reason": "..."}],
 //	    "notes": ["..."],                 // where a bound of the grader's own work was reached
 //	    "tests": [{"name": "TestTransfer", "status": "pass", "elapsed_ms": 3}],
@@ -170,8 +170,10 @@ type LabResult struct {
 	Rejected []Rejection
 	Tests    []diagnose.TestResult
 	Findings []diagnose.Finding
-	// Credited are the tests whose points a failing lab still earns when
-	// its lab has TestPoints (see credit).
+	// Credited are the tests a failing lab passed by both the harness's
+	// record and the output, in a run trusted whole (see credit): their
+	// points count when the lab has TestPoints, and JUnit shows them
+	// passing.
 	Credited []string
 	// Notes say where a bound of the grader's own work was reached.
 	Notes        []string

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/xml"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -159,5 +161,65 @@ func TestPartialCredit(t *testing.T) {
 	killed.Run.Killed = "time limit (30s)"
 	if r := finish(judge(LabResult{Lab: split}, killed, verdictOf("racelab-verdict v1 s3cret code=1 passed=TestA,TestB"), DefaultOutput)); r.Points != 0 {
 		t.Errorf("a run stopped by the grader earned %d points, want 0", r.Points)
+	}
+}
+
+// TestJUnit: a test case per test of each lab; a failing lab's tests
+// fail with its reason unless credited, and an error lab's are errors.
+func TestJUnit(t *testing.T) {
+	r := Result{Submission: "/class/alice", Labs: []LabResult{
+		{Lab: catalog.Lab{ID: "hitcounter", Points: 10, Tests: []string{"TestTally", "TestEmpty"}}, Status: Pass,
+			Tests: []diagnose.TestResult{{Name: "TestTally", Status: diagnose.Pass, Elapsed: 1500 * time.Millisecond}}},
+		{Lab: catalog.Lab{ID: "bank", Points: 20, Tests: []string{"TestTransfer", "TestAudit"}}, Status: Fail, Reason: "the tests failed",
+			Credited: []string{"TestAudit"}, Rejected: []Rejection{{File: "labs/bank/extra.go", Reason: "imports os"}}},
+		{Lab: catalog.Lab{ID: "mailer", Points: 15, Tests: []string{"TestSend"}}, Status: Error, Reason: "the build was stopped: time limit (2m0s)"},
+	}}
+	var b bytes.Buffer
+	if err := JUnit(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	var suite struct {
+		Tests    int `xml:"tests,attr"`
+		Failures int `xml:"failures,attr"`
+		Errors   int `xml:"errors,attr"`
+		Cases    []struct {
+			Name    string `xml:"name,attr"`
+			Time    string `xml:"time,attr"`
+			Failure *struct {
+				Message string `xml:"message,attr"`
+				Text    string `xml:",chardata"`
+			} `xml:"failure"`
+			Error *struct {
+				Message string `xml:"message,attr"`
+			} `xml:"error"`
+		} `xml:"testcase"`
+	}
+	if err := xml.Unmarshal(b.Bytes(), &suite); err != nil {
+		t.Fatal(err)
+	}
+	if suite.Tests != 5 || suite.Failures != 1 || suite.Errors != 1 || len(suite.Cases) != 5 {
+		t.Fatalf("%d tests, %d failures, %d errors; want 5, 1, 1\n%s", suite.Tests, suite.Failures, suite.Errors, b.String())
+	}
+	var got []string
+	for _, c := range suite.Cases {
+		s := c.Name + " pass"
+		if c.Failure != nil {
+			s = c.Name + " fail: " + c.Failure.Message + " | " + strings.TrimSpace(c.Failure.Text)
+		}
+		if c.Error != nil {
+			s = c.Name + " error: " + c.Error.Message
+		}
+		got = append(got, s)
+	}
+	want := []string{
+		"hitcounter/TestTally pass", "hitcounter/TestEmpty pass",
+		"bank/TestTransfer fail: the tests failed | rejected labs/bank/extra.go: imports os", "bank/TestAudit pass",
+		"mailer/TestSend error: the build was stopped: time limit (2m0s)",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+	if suite.Cases[0].Time != "1.500" {
+		t.Errorf("TestTally's time is %s, want 1.500", suite.Cases[0].Time)
 	}
 }
