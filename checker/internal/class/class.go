@@ -26,7 +26,8 @@
 // at any moment leaves every file whole, old or new. A submission's
 // Record is written last, once its reports are in place: it is what
 // says the submission is done. A run skips a submission whose Record
-// names the same content hash and labs, unless forced; the gradebook is
+// names the same content hash, Go release and labs with their points
+// (LabKeys), unless forced; the gradebook is
 // rebuilt from the Records alone, so a run stopped and started again
 // ends with the same gradebook as a run never stopped.
 //

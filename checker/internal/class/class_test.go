@@ -382,6 +382,20 @@ func TestRunGradesAndResumes(t *testing.T) {
 		t.Errorf("after bob's change: %v, graded %q, bob has %d points; want bob alone graded again, 30", err, f.graded, sum.Gradebook.Rows[2].Points)
 	}
 
+	// New points for a lab, or a new Go release: every submission again.
+	o = f.options(dir, out)
+	o.Grade.Labs = []catalog.Lab{fakeLabs[0], {ID: "beta", Points: 30}}
+	f.graded = nil
+	if sum, err := Run(context.Background(), o); err != nil || f.count() != 4 || sum.Gradebook.Rows[1].MaxPoints != 40 {
+		t.Errorf("after beta's points changed: %v, graded %d; want all 4 gradable graded again, out of 40", err, f.count())
+	}
+	o = f.options(dir, out)
+	o.Grade.Toolchain.Version = "go1.99"
+	f.graded = nil
+	if _, err := Run(context.Background(), o); err != nil || f.count() != 4 {
+		t.Errorf("under another Go release: %v, graded %d; want all 4 gradable graded again", err, f.count())
+	}
+
 	o = f.options(dir, out)
 	o.Force = true
 	f.graded = nil

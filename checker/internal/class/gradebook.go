@@ -22,7 +22,8 @@ const (
 )
 
 // Record is one graded submission, as kept in OUT/submissions: what was
-// graded (its content hash and labs) and its grade.
+// graded (its content hash, and the Go release and labs as LabKeys names
+// them) and its grade.
 type Record struct {
 	Schema string         `json:"schema"`
 	Name   string         `json:"name"`

@@ -6,13 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/racelab/racelab/checker/internal/catalog"
+	"github.com/racelab/racelab/checker/internal/engine"
 	"github.com/racelab/racelab/checker/internal/grade"
 	"github.com/racelab/racelab/checker/internal/report"
 )
@@ -113,10 +116,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		}
 		defer os.RemoveAll(o.Scratch)
 	}
-	var labIDs []string
-	for _, l := range o.Grade.Labs {
-		labIDs = append(labIDs, l.ID)
-	}
+	labIDs := LabKeys(o.Grade)
 	if len(mine) > 0 {
 		// Its error comes back from every Grade, where it belongs: as an
 		// Error for a lab whose own build fails, or as the grader's
@@ -195,7 +195,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 			o.Progress(p)
 		}
 	}
-	sum.Gradebook = Build(o.Out, all, mine, hashes, o.Shard, o.Grade.Labs)
+	sum.Gradebook = Build(o.Out, all, mine, hashes, o.Shard, o.Grade.Labs, o.Grade.Toolchain)
 	sum.Elapsed = time.Since(start)
 	if err := sum.Gradebook.Write(o.Out); err != nil {
 		return sum, err
@@ -315,15 +315,27 @@ func save(out string, rec Record, res grade.Result) error {
 	})
 }
 
+// LabKeys names what a grade depends on besides the submission: the Go
+// release, and each lab with its points and how they split over its
+// tests. A record made under other keys is graded again.
+func LabKeys(o grade.Options) []string {
+	keys := []string{"go " + o.Toolchain.Version}
+	for _, l := range o.Labs {
+		k := fmt.Sprintf("%s %d", l.ID, l.Points)
+		for _, t := range slices.Sorted(maps.Keys(l.TestPoints)) {
+			k += fmt.Sprintf(" %s=%d", t, l.TestPoints[t])
+		}
+		keys = append(keys, k)
+	}
+	return keys
+}
+
 // Build makes the gradebook of the submissions mine, out of the class
 // all, from the Records in out: a submission is missing unless its
-// Record is of labs and of its content hash, as hashes gives it (or as
-// it is now, for one the run did not reach).
-func Build(out string, all, mine []Submission, hashes map[string]string, s Shard, labs []catalog.Lab) Gradebook {
-	var ids []string
-	for _, l := range labs {
-		ids = append(ids, l.ID)
-	}
+// Record is of its content hash, as hashes gives it (or as it is now,
+// for one the run did not reach), and of LabKeys.
+func Build(out string, all, mine []Submission, hashes map[string]string, s Shard, labs []catalog.Lab, tc engine.Toolchain) Gradebook {
+	ids := LabKeys(grade.Options{Labs: labs, Toolchain: tc})
 	if s.N == 0 {
 		s = Shard{K: 1, N: 1}
 	}
