@@ -9,6 +9,10 @@
 //	go run ./checker verify           maintainers: labs fail as declared, solutions pass
 //	go run ./checker grade --submission DIR
 //	                                  grade a learner's copy without trusting it
+//	go run ./checker grade --class DIR -out DIR [--shard K/N]
+//	                                  grade a class, resumably, into a gradebook
+//	go run ./checker merge -out DIR GRADEBOOK...
+//	                                  combine the gradebooks of a class's shards
 //	go run ./checker help [COMMAND]
 //
 // Each lab runs in its own test process, always with -race, under a time,

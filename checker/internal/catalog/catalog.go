@@ -74,6 +74,10 @@ type Lab struct {
 	Study      string // the real-world bug study category it belongs to, if any
 	Summary    string // what the learner's code does, one sentence
 	Points     int    // credit when every test passes under grading
+	// TestPoints, when set, splits Points over Tests (lab.yaml's
+	// test_points): a lab that fails grading still earns the points of
+	// each test that passed. When nil, a lab earns all or nothing.
+	TestPoints map[string]int
 
 	// Kinds are the failure kinds the broken lab shows; verify requires
 	// exactly these on every run.

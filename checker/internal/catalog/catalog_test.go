@@ -2,6 +2,8 @@ package catalog
 
 import (
 	"flag"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -271,6 +273,56 @@ func TestDocsAreCurrent(t *testing.T) {
 		got, _ := os.ReadFile(p)
 		if string(got) != want {
 			t.Errorf("%s is out of date with the catalog: run `make docs`", name)
+		}
+	}
+}
+
+// TestTestPoints: lab.yaml's test_points splits a lab's points over its
+// tests; a split that names a test the lab lacks, leaves one out, or
+// adds up to other than points is a problem that says how to fix it.
+func TestTestPoints(t *testing.T) {
+	root := scratch(t)
+	base, err := os.ReadFile(filepath.Join(root, "labs/hitcounter/lab.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lab := LoadLab(root, "hitcounter")
+	if lab.Err != nil || lab.TestPoints != nil || len(lab.Tests) < 2 {
+		t.Fatalf("hitcounter as shipped: %v, test_points %v, %d tests; want all or nothing and several tests", lab.Err, lab.TestPoints, len(lab.Tests))
+	}
+	split := func(points map[string]int) string {
+		var b strings.Builder
+		b.WriteString("test_points:\n")
+		for name, p := range points {
+			fmt.Fprintf(&b, "  %s: %d\n", name, p)
+		}
+		return b.String()
+	}
+	even := map[string]int{}
+	for i, name := range lab.Tests {
+		even[name] = 0
+		if i < lab.Points {
+			even[name] = 1
+		}
+	}
+	even[lab.Tests[0]] += lab.Points - min(lab.Points, len(lab.Tests))
+	write(t, root, "labs/hitcounter/lab.yaml", string(base)+split(even))
+	if l := LoadLab(root, "hitcounter"); l.Err != nil || !maps.Equal(l.TestPoints, even) {
+		t.Errorf("a good split: %v, %v; want it loaded as %v", l.Err, l.TestPoints, even)
+	}
+	bad := maps.Clone(even)
+	delete(bad, lab.Tests[1])
+	bad["TestNoSuch"] = 1
+	bad[lab.Tests[0]] += 5
+	write(t, root, "labs/hitcounter/lab.yaml", string(base)+split(bad))
+	l := LoadLab(root, "hitcounter")
+	for _, want := range []string{
+		"test_points: TestNoSuch is not a test of the lab",
+		"test_points: " + lab.Tests[1] + " has no points",
+		fmt.Sprintf("test_points: add up to %d; points is %d", lab.Points+5+1-even[lab.Tests[1]], lab.Points),
+	} {
+		if l.Err == nil || !strings.Contains(l.Err.Error(), want) {
+			t.Errorf("a bad split: %v; want a problem containing %q", l.Err, want)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -31,18 +32,19 @@ const (
 // meta is lab.yaml as written. Unknown fields are errors, so a typo is
 // caught instead of silently ignored.
 type meta struct {
-	Title      string   `yaml:"title"`
-	Block      string   `yaml:"block"`
-	Difficulty int      `yaml:"difficulty"`
-	Minutes    int      `yaml:"minutes"`
-	Pitfall    string   `yaml:"pitfall"`
-	Python     string   `yaml:"python"`
-	Study      string   `yaml:"study"`
-	Summary    string   `yaml:"summary"`
-	Points     int      `yaml:"points"`
-	Kinds      []string `yaml:"kinds"`
-	Files      []string `yaml:"files"`
-	Imports    []string `yaml:"imports"`
+	Title      string         `yaml:"title"`
+	Block      string         `yaml:"block"`
+	Difficulty int            `yaml:"difficulty"`
+	Minutes    int            `yaml:"minutes"`
+	Pitfall    string         `yaml:"pitfall"`
+	Python     string         `yaml:"python"`
+	Study      string         `yaml:"study"`
+	Summary    string         `yaml:"summary"`
+	Points     int            `yaml:"points"`
+	TestPoints map[string]int `yaml:"test_points"`
+	Kinds      []string       `yaml:"kinds"`
+	Files      []string       `yaml:"files"`
+	Imports    []string       `yaml:"imports"`
 }
 
 // Load reads the catalog of the repository at root: the order in
@@ -132,7 +134,7 @@ func LoadLab(root, id string) Lab {
 	} else {
 		l.Title, l.Block, l.Difficulty, l.Minutes = m.Title, Block(m.Block), m.Difficulty, m.Minutes
 		l.Pitfall, l.Python, l.Study, l.Summary, l.Points = m.Pitfall, m.Python, m.Study, m.Summary, m.Points
-		l.Files, l.Imports = m.Files, m.Imports
+		l.Files, l.Imports, l.TestPoints = m.Files, m.Imports, m.TestPoints
 		for _, k := range m.Kinds {
 			l.Kinds = append(l.Kinds, Kind(k))
 		}
@@ -165,6 +167,11 @@ func LoadLab(root, id string) Lab {
 		errs = append(errs, fmt.Sprintf("%s has no tests: restore them with `git checkout -- %s`", l.Dir(), l.Dir()))
 	}
 	l.Tests = tests
+	if err == nil && len(tests) > 0 {
+		for _, p := range l.validateTestPoints() {
+			errs = append(errs, metaPath+": "+p)
+		}
+	}
 	if len(errs) > 0 {
 		l.Err = errors.New(strings.Join(errs, "\n"))
 	}
@@ -231,6 +238,36 @@ func (l Lab) validate() []string {
 		if strings.ContainsAny(f, `/\`) || !strings.HasSuffix(f, ".go") || strings.HasSuffix(f, "_test.go") {
 			add("files: %q must be a non-test .go file in the lab's folder", f)
 		}
+	}
+	return errs
+}
+
+// validateTestPoints checks how the lab's points split over its tests:
+// every test named is one of the lab's, every test has its points (0 or
+// more), and they add up to the lab's.
+func (l Lab) validateTestPoints() []string {
+	if l.TestPoints == nil {
+		return nil
+	}
+	var errs []string
+	sum := 0
+	for _, name := range slices.Sorted(maps.Keys(l.TestPoints)) {
+		p := l.TestPoints[name]
+		switch {
+		case !slices.Contains(l.Tests, name):
+			errs = append(errs, fmt.Sprintf("test_points: %s is not a test of the lab; its tests are %s", name, strings.Join(l.Tests, ", ")))
+		case p < 0:
+			errs = append(errs, fmt.Sprintf("test_points: %s: %d points; give 0 or more", name, p))
+		}
+		sum += p
+	}
+	for _, name := range l.Tests {
+		if _, ok := l.TestPoints[name]; !ok {
+			errs = append(errs, fmt.Sprintf("test_points: %s has no points; give every test its points (0 is allowed), or remove test_points for all or nothing", name))
+		}
+	}
+	if sum != l.Points {
+		errs = append(errs, fmt.Sprintf("test_points: add up to %d; points is %d: make them equal", sum, l.Points))
 	}
 	return errs
 }

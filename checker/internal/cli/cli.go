@@ -66,7 +66,8 @@ func init() {
 		{"solution", "[flags] LAB", "show the reference solution as a diff from your version, once the lab passes", runSolution},
 		{"room", "[flags] PATH...", "facilitators: where each learner is, from their progress files (clones, or shared files)", runRoom},
 		{"verify", "[flags]", "maintainers: prove every lab fails as declared and every solution passes", runVerify},
-		{"grade", "--submission DIR [flags]", "grade a learner's copy of the repository without trusting it", runGrade},
+		{"grade", "--submission DIR | --class DIR [flags]", "grade a learner's copy of the repository without trusting it, or a whole class", runGrade},
+		{"merge", "[flags] GRADEBOOK...", "course staff: combine the gradebooks of a class graded in shards (grade --class --shard K/N)", runMerge},
 		{"doctor", "[flags] [PACKAGES]", "diagnose any Go module's tests: races, deadlocks, leaks, lock order (run it inside the module)", runDoctor},
 		{"help", "[COMMAND]", "show help", runHelp},
 	}
@@ -98,7 +99,7 @@ func Main(ctx context.Context, env Env, args []string) int {
 		return ExitUsage
 	}
 	var err error
-	if env.Catalog == nil && cmd.name != "help" && cmd.name != "doctor" {
+	if env.Catalog == nil && cmd.name != "help" && cmd.name != "doctor" && cmd.name != "merge" {
 		env.Catalog, err = loadCatalog(env.Dir)
 	}
 	if err == nil {
@@ -110,6 +111,9 @@ func Main(ctx context.Context, env Env, args []string) int {
 	case err == nil:
 		return ExitPass
 	case errors.Is(err, errFailed):
+		return ExitFail
+	case errors.Is(err, errIncomplete):
+		fmt.Fprintf(env.Stderr, "racelab %s: %v\n", cmd.name, err)
 		return ExitFail
 	case errors.Is(err, flag.ErrHelp):
 		// COMMAND -h: the same page as `help COMMAND`, not silence.
@@ -249,6 +253,9 @@ func flagsFor(name string) *flag.FlagSet {
 		return o.flags()
 	case "doctor":
 		o := &doctorOptions{}
+		return o.flags()
+	case "merge":
+		o := &mergeOptions{}
 		return o.flags()
 	}
 	return nil

@@ -8,9 +8,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
+	"github.com/racelab/racelab/checker/internal/class"
 	"github.com/racelab/racelab/checker/internal/grade"
 	"github.com/racelab/racelab/checker/internal/runner"
 )
@@ -20,10 +22,19 @@ type gradeOptions struct {
 	labs        string
 	json        bool
 	junit       string
+	classroom   string
+	markdown    string
 	noColor     bool
 	timeout     time.Duration
 	parallel    int
 	keep        bool
+
+	// A class: see class.go.
+	class string
+	out   string
+	jobs  int
+	force bool
+	shard string
 }
 
 type stringList []string
@@ -37,6 +48,13 @@ func (o *gradeOptions) flags() *flag.FlagSet {
 	fs.StringVar(&o.labs, "labs", "", "comma-separated labs to grade (default: all)")
 	fs.BoolVar(&o.json, "json", false, "print JSON (schema "+grade.Schema+"); one document per line when grading several submissions")
 	fs.StringVar(&o.junit, "junit", "", "also write JUnit XML to `FILE` (one submission only)")
+	fs.StringVar(&o.classroom, "classroom", "", "also write the GitHub Classroom autograding result to `FILE`: base64 JSON, the output a runner hands the grading reporter (one submission only)")
+	fs.StringVar(&o.markdown, "markdown", "", "also write a Markdown summary to `FILE`, such as $GITHUB_STEP_SUMMARY (one submission only)")
+	fs.StringVar(&o.class, "class", "", "grade every submission in `DIR` (a folder, .zip or .tar.gz each) into -out, resumably")
+	fs.StringVar(&o.out, "out", "grades", "with --class: the `DIR` for each submission's record and reports and the gradebook")
+	fs.IntVar(&o.jobs, "jobs", max(1, runtime.NumCPU()/2), "with --class: submissions to grade at once (each runs -parallel labs)")
+	fs.BoolVar(&o.force, "force", false, "with --class: grade again the submissions already graded")
+	fs.StringVar(&o.shard, "shard", "", "with --class: grade only part `K/N` of the class (1 ≤ K ≤ N), for a CI matrix; see `merge`")
 	fs.BoolVar(&o.noColor, "no-color", false, "never use colour")
 	fs.DurationVar(&o.timeout, "timeout", runner.DefaultTime, "time limit for each lab's tests")
 	fs.IntVar(&o.parallel, "parallel", 2, "labs to run at once")
@@ -46,15 +64,31 @@ func (o *gradeOptions) flags() *flag.FlagSet {
 
 // Validate checks the options' values.
 func (o *gradeOptions) Validate() error {
+	one := o.junit != "" || o.classroom != "" || o.markdown != ""
 	switch {
-	case len(o.submissions) == 0:
-		return usagef("name the submission to grade: --submission DIR")
+	case o.class != "" && len(o.submissions) > 0:
+		return usagef("--class grades a folder of submissions; name no --submission with it")
+	case o.class != "" && (one || o.json):
+		return usagef("--class writes its reports into -out; -json, -junit, -classroom and -markdown are for one submission")
+	case o.class == "" && (o.force || o.shard != ""):
+		return usagef("--force and --shard go with --class DIR")
+	case o.class != "" && (o.jobs < 1 || o.jobs > 64):
+		return usagef("-jobs must be between 1 and 64")
+	case o.class != "" && o.out == "":
+		return usagef("name the output folder: -out DIR")
+	case o.class == "" && len(o.submissions) == 0:
+		return usagef("name the submission to grade: --submission DIR, or a class: --class DIR")
 	case o.timeout < time.Second || o.timeout > 10*time.Minute:
 		return usagef("-timeout must be between 1s and 10m")
 	case o.parallel < 1 || o.parallel > 64:
 		return usagef("-parallel must be between 1 and 64")
-	case o.junit != "" && len(o.submissions) > 1:
-		return usagef("-junit takes one submission; use -json for several")
+	case one && len(o.submissions) > 1:
+		return usagef("-junit, -classroom and -markdown take one submission; use -json for several, or --class")
+	}
+	if o.shard != "" {
+		if _, err := class.ParseShard(o.shard); err != nil {
+			return usagef("%v", err)
+		}
 	}
 	return nil
 }
@@ -80,6 +114,9 @@ func runGrade(ctx context.Context, env Env, args []string) error {
 	ws, err := openWorkspace(ctx, env)
 	if err != nil {
 		return err
+	}
+	if o.class != "" {
+		return runClass(ctx, env, o, ws, labs)
 	}
 	s := styleFor(env.Stdout, o.noColor)
 	opts := func(abs string) grade.Options {
@@ -147,9 +184,19 @@ func runGrade(ctx context.Context, env Env, args []string) error {
 				return err
 			}
 		}
-		if o.junit != "" {
-			if err := writeFile(o.junit, func(w io.Writer) error { return grade.JUnit(w, res) }); err != nil {
-				return fmt.Errorf("write the JUnit report: %w", err)
+		for _, f := range []struct {
+			name, what string
+			write      func(io.Writer, grade.Result) error
+		}{
+			{o.junit, "the JUnit report", grade.JUnit},
+			{o.classroom, "the Classroom result", grade.WriteClassroom},
+			{o.markdown, "the Markdown summary", grade.Markdown},
+		} {
+			if f.name == "" {
+				continue
+			}
+			if err := writeReport(f.name, func(w io.Writer) error { return f.write(w, res) }); err != nil {
+				return fmt.Errorf("write %s: %w", f.what, err)
 			}
 		}
 		for _, l := range res.Labs {
@@ -170,4 +217,23 @@ func runGrade(ctx context.Context, env Env, args []string) error {
 		return errFailed
 	}
 	return nil
+}
+
+// writeReport writes a report to name: atomically to a file, or
+// appended to the Markdown summary's file when it exists and is one a CI
+// runner gave (GitHub's $GITHUB_STEP_SUMMARY is appended to, not
+// replaced), or to a device such as /dev/stdout as it is.
+func writeReport(name string, fill func(io.Writer) error) error {
+	if st, err := os.Stat(name); err == nil && (!st.Mode().IsRegular() || name == os.Getenv("GITHUB_STEP_SUMMARY")) {
+		f, err := os.OpenFile(name, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			return err
+		}
+		if err := fill(f); err != nil {
+			f.Close()
+			return err
+		}
+		return f.Close()
+	}
+	return writeFile(name, fill)
 }

@@ -4,8 +4,10 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
+	"github.com/racelab/racelab/checker/internal/diagnose"
 	"github.com/racelab/racelab/checker/internal/report"
 )
 
@@ -33,6 +35,7 @@ type LabDoc struct {
 	Points    int                 `json:"points"`
 	MaxPoints int                 `json:"max_points"`
 	Reason    string              `json:"reason"`
+	Credited  []string            `json:"credited,omitempty"`
 	Rejected  []Rejection         `json:"rejected,omitempty"`
 	Notes     []string            `json:"notes,omitempty"`
 	Tests     []report.TestDoc    `json:"tests"`
@@ -49,7 +52,7 @@ func NewDocument(r Result) Document {
 	}
 	for _, l := range r.Labs {
 		ld := LabDoc{ID: l.Lab.ID, Status: string(l.Status), Points: l.Points, MaxPoints: l.Lab.Points,
-			Reason: l.Reason, Rejected: l.Rejected, Notes: l.Notes, Tests: []report.TestDoc{}, Findings: report.FindingDocs(l.Findings)}
+			Reason: l.Reason, Credited: l.Credited, Rejected: l.Rejected, Notes: l.Notes, Tests: []report.TestDoc{}, Findings: report.FindingDocs(l.Findings)}
 		for _, t := range l.Tests {
 			ld.Tests = append(ld.Tests, report.TestDoc{Name: t.Name, Status: string(t.Status), ElapsedMS: t.Elapsed.Milliseconds()})
 		}
@@ -58,7 +61,11 @@ func NewDocument(r Result) Document {
 	return d
 }
 
-// JUnit writes the grade as JUnit XML: one test case per lab.
+// JUnit writes the grade as JUnit XML: one test case per test of each
+// lab, named "<lab>/<Test>". A test passes when its lab passes, or when
+// it is one of a failing lab's Credited tests; otherwise it fails (or is
+// an error, when its lab is) with the lab's reason as the message and,
+// as the text, the rejected files and the diagnosis.
 func JUnit(w io.Writer, r Result) error {
 	type failure struct {
 		Message string `xml:"message,attr"`
@@ -83,7 +90,6 @@ func JUnit(w io.Writer, r Result) error {
 	}
 	suite := testsuite{Name: r.Submission, Time: fmt.Sprintf("%.3f", r.Duration.Seconds())}
 	for _, l := range r.Labs {
-		tc := testcase{Name: l.Lab.ID, Classname: "racelab.grade", Time: fmt.Sprintf("%.3f", l.Duration.Seconds())}
 		var text strings.Builder
 		for _, rj := range l.Rejected {
 			fmt.Fprintf(&text, "rejected %s: %s\n", rj.File, rj.Reason)
@@ -91,15 +97,25 @@ func JUnit(w io.Writer, r Result) error {
 		for _, f := range l.Findings {
 			fmt.Fprintf(&text, "%s: %s %s\n", f.Kind, f.Summary, f.Location())
 		}
-		switch l.Status {
-		case Fail:
-			tc.Failure = &failure{Message: l.Reason, Type: "fail", Text: text.String()}
-			suite.Failures++
-		case Error:
-			tc.Error = &failure{Message: l.Reason, Type: "error", Text: text.String()}
-			suite.Errors++
+		tests := l.Lab.Tests
+		if len(tests) == 0 {
+			tests = []string{"build"}
 		}
-		suite.Cases = append(suite.Cases, tc)
+		for _, name := range tests {
+			tc := testcase{Name: l.Lab.ID + "/" + name, Classname: "racelab.grade." + l.Lab.ID, Time: "0.000"}
+			if i := slices.IndexFunc(l.Tests, func(t diagnose.TestResult) bool { return t.Name == name }); i >= 0 {
+				tc.Time = fmt.Sprintf("%.3f", l.Tests[i].Elapsed.Seconds())
+			}
+			switch {
+			case l.Status == Error:
+				tc.Error = &failure{Message: l.Reason, Type: "error", Text: text.String()}
+				suite.Errors++
+			case l.Status == Fail && !slices.Contains(l.Credited, name):
+				tc.Failure = &failure{Message: l.Reason, Type: "fail", Text: text.String()}
+				suite.Failures++
+			}
+			suite.Cases = append(suite.Cases, tc)
+		}
 	}
 	suite.Tests = len(suite.Cases)
 	if _, err := io.WriteString(w, xml.Header); err != nil {

@@ -37,6 +37,13 @@
 // "--- PASS" lines, invented tests and an early exit(0) all break one of
 // them.
 //
+// A lab earns its points when it passes, and nothing when it fails,
+// unless its lab.yaml splits the points over its tests (test_points):
+// then a failing lab earns the points of each test that the harness
+// recorded passing and the output shows passing, in a run that reached
+// its verdict, was not stopped and was read whole; if the output and the
+// record disagree about any test, it earns nothing.
+//
 // # What the grader contains, and its bounds
 //
 //   - The build of each lab runs in its own process group with its own
@@ -80,6 +87,7 @@
 //	    "id": "bank", "status": "pass",   // "pass" | "fail" | "error"
 //	    "points": 20, "max_points": 20,
 //	    "reason": "...",                  // one line: why it passed, failed or could not run
+//	    "credited": ["TestTransfer"],     // a failing lab's tests that passed, trusted; their points count with lab.yaml's test_points
 //	    "rejected": [{"file": "labs/bank/bank.go", "reason": "..."}],
 //	    "notes": ["..."],                 // where a bound of the grader's own work was reached
 //	    "tests": [{"name": "TestTransfer", "status": "pass", "elapsed_ms": 3}],
@@ -162,6 +170,11 @@ type LabResult struct {
 	Rejected []Rejection
 	Tests    []diagnose.TestResult
 	Findings []diagnose.Finding
+	// Credited are the tests a failing lab passed by both the harness's
+	// record and the output, in a run trusted whole (see credit): their
+	// points count when the lab has TestPoints, and JUnit shows them
+	// passing.
+	Credited []string
 	// Notes say where a bound of the grader's own work was reached.
 	Notes        []string
 	Duration     time.Duration // running the tests
@@ -357,8 +370,14 @@ func Grade(ctx context.Context, o Options) (Result, error) {
 // finish gives a graded lab its points and makes its texts, which may
 // quote the submission, safe to print and short.
 func finish(r LabResult) LabResult {
-	if r.Status == Pass {
+	switch {
+	case r.Status == Pass:
 		r.Points = r.Lab.Points
+	case r.Status == Fail && len(r.Lab.TestPoints) > 0:
+		for _, t := range r.Credited {
+			r.Points += r.Lab.TestPoints[t]
+		}
+		r.Reason += fmt.Sprintf(" (partial credit: %d of %d tests pass, %d of %d points)", len(r.Credited), len(r.Lab.Tests), r.Points, r.Lab.Points)
 	}
 	r.Reason = oneLine(r.Reason)
 	for i, rj := range r.Rejected {
@@ -512,6 +531,7 @@ func judge(r LabResult, oc engine.Outcome, v *verdictReader, limit int64) LabRes
 	case !ok:
 		return fail("the tests did not finish (no verdict from the grader's harness)")
 	case verdict.code != 0:
+		r.Credited = credit(r.Lab, oc, verdict)
 		return fail("the tests failed")
 	case oc.Run.Exit != 0:
 		return fail(fmt.Sprintf("the test binary exited with status %d after reporting success", oc.Run.Exit))
@@ -520,6 +540,7 @@ func judge(r LabResult, oc engine.Outcome, v *verdictReader, limit int64) LabRes
 	}
 	for _, t := range r.Lab.Tests {
 		if !slices.Contains(verdict.passed, t) {
+			r.Credited = credit(r.Lab, oc, verdict)
 			return fail(t + " did not run to the end")
 		}
 		if !slices.ContainsFunc(oc.Result.Tests, func(tr diagnose.TestResult) bool {
@@ -534,6 +555,29 @@ func judge(r LabResult, oc engine.Outcome, v *verdictReader, limit int64) LabRes
 	r.Status = Pass
 	r.Reason = fmt.Sprintf("all %d tests pass under -race", len(r.Lab.Tests))
 	return r
+}
+
+// credit returns the tests whose points a lab that failed in a run
+// that reached its verdict (not stopped, read whole) still earns: each
+// passed by the harness's record, with this run's secret, and passing in
+// the output. If the output and the record disagree about any test, the
+// output was tampered with and nothing is earned.
+func credit(l catalog.Lab, oc engine.Outcome, v verdict) []string {
+	if oc.Run.Killed != "" || oc.Run.Truncated {
+		return nil
+	}
+	var tests []string
+	for _, t := range l.Tests {
+		if !slices.Contains(v.passed, t) {
+			continue
+		}
+		i := slices.IndexFunc(oc.Result.Tests, func(tr diagnose.TestResult) bool { return tr.Name == t })
+		if i < 0 || oc.Result.Tests[i].Status != diagnose.Pass {
+			return nil
+		}
+		tests = append(tests, t)
+	}
+	return tests
 }
 
 func firstSummary(r diagnose.Result, def string) string {
