@@ -840,7 +840,7 @@ func (d *diagnosis) assertion(test string, e *entry, kind catalog.Kind) {
 	case catalog.Serialized:
 		f.Explanation = "The work that must overlap ran one piece at a time: the fix removed the concurrency (a serial loop, one lock held around everything, or waiting inside the loop). The lab is solved only when the work still runs concurrently and is correct."
 	case catalog.Overspawn:
-		f.Explanation = "More processes (or goroutines) ran at once than the bound allows. Each process costs memory and start-up time; a bounded pool of workers does the same work without drowning the machine."
+		f.Explanation = "The code started more than the work needs: more processes, OS threads or goroutines at once than the bound allows, or a new one for every task where one that lives on could take the next. Each start costs time and memory (a process far more than a thread, a thread far more than a goroutine): bound how many run at once, keep the ones you started busy, or use the cheaper kind where it will do."
 	case catalog.Leak:
 		f.Explanation = "Something the code started outlived the call that started it: a goroutine still running, or a child process never waited for."
 	case catalog.Deadlock:
