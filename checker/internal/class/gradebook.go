@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/racelab/racelab/checker/internal/catalog"
+	"github.com/racelab/racelab/checker/internal/fsutil"
 	"github.com/racelab/racelab/checker/internal/grade"
 )
 
@@ -196,10 +197,10 @@ func cell(s string) string {
 // Write writes gradebook.json and gradebook.csv into dir, each
 // atomically.
 func (g Gradebook) Write(dir string) error {
-	if err := writeAtomic(filepath.Join(dir, "gradebook.json"), g.WriteJSON); err != nil {
+	if err := fsutil.WriteAtomic(filepath.Join(dir, "gradebook.json"), g.WriteJSON); err != nil {
 		return fmt.Errorf("write the gradebook: %w", err)
 	}
-	if err := writeAtomic(filepath.Join(dir, "gradebook.csv"), g.WriteCSV); err != nil {
+	if err := fsutil.WriteAtomic(filepath.Join(dir, "gradebook.csv"), g.WriteCSV); err != nil {
 		return fmt.Errorf("write the gradebook: %w", err)
 	}
 	return nil
@@ -307,27 +308,4 @@ func shardsString(ss []Shard) string {
 		return "1/1"
 	}
 	return strings.Join(parts, ",")
-}
-
-// writeAtomic writes path through a temporary file in its folder,
-// synced and renamed: a reader, or a run killed at any moment, sees the
-// old file or the new one, whole.
-func writeAtomic(path string, fill func(io.Writer) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := fill(tmp); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/racelab/racelab/checker/internal/catalog"
 	"github.com/racelab/racelab/checker/internal/engine"
+	"github.com/racelab/racelab/checker/internal/fsutil"
 	"github.com/racelab/racelab/checker/internal/grade"
 	"github.com/racelab/racelab/checker/internal/report"
 )
@@ -302,13 +303,13 @@ func readRecord(path string) (Record, error) {
 // it is done.
 func save(out string, rec Record, res grade.Result) error {
 	reports := filepath.Join(out, "reports", rec.Name)
-	if err := writeAtomic(reports+".txt", func(w io.Writer) error { return grade.WriteText(w, report.Style{}, res) }); err != nil {
+	if err := fsutil.WriteAtomic(reports+".txt", func(w io.Writer) error { return grade.WriteText(w, report.Style{}, res) }); err != nil {
 		return err
 	}
-	if err := writeAtomic(reports+".md", func(w io.Writer) error { return grade.Markdown(w, res) }); err != nil {
+	if err := fsutil.WriteAtomic(reports+".md", func(w io.Writer) error { return grade.Markdown(w, res) }); err != nil {
 		return err
 	}
-	return writeAtomic(recordPath(out, rec.Name), func(w io.Writer) error {
+	return fsutil.WriteAtomic(recordPath(out, rec.Name), func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(rec)

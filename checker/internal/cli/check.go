@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/racelab/racelab/checker/internal/catalog"
 	"github.com/racelab/racelab/checker/internal/engine"
+	"github.com/racelab/racelab/checker/internal/fsutil"
 	"github.com/racelab/racelab/checker/internal/report"
 	"github.com/racelab/racelab/checker/internal/runner"
 )
@@ -218,7 +218,7 @@ func check(ctx context.Context, env Env, o *checkOptions, ids []string, deep boo
 		report.Table(env.Stdout, style, report.Width(env.Stdout), outcomes, next)
 	}
 	if o.junit != "" {
-		if err := writeFile(o.junit, func(w io.Writer) error { return report.JUnit(w, outcomes) }); err != nil {
+		if err := fsutil.WriteAtomic(o.junit, func(w io.Writer) error { return report.JUnit(w, outcomes) }); err != nil {
 			return fmt.Errorf("write the JUnit report: %w", err)
 		}
 	}
@@ -352,21 +352,4 @@ func binaries(n int) string {
 		return "1 test binary"
 	}
 	return fmt.Sprintf("%d test binaries", n)
-}
-
-// writeFile writes a file through fill, replacing it only when fill succeeds.
-func writeFile(name string, fill func(io.Writer) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(name), ".racelab-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := fill(tmp); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), name)
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/racelab/racelab/checker/internal/doctor"
+	"github.com/racelab/racelab/checker/internal/fsutil"
 	"github.com/racelab/racelab/checker/internal/report"
 )
 
@@ -131,12 +132,12 @@ func runDoctor(ctx context.Context, env Env, args []string) error {
 		doctor.Annotations(w, rep)
 	}
 	if o.sarif != "" {
-		if err := writeFile(o.sarif, func(w io.Writer) error { return doctor.SARIF(w, rep, rep.Go) }); err != nil {
+		if err := fsutil.WriteAtomic(o.sarif, func(w io.Writer) error { return doctor.SARIF(w, rep, rep.Go) }); err != nil {
 			return fmt.Errorf("write the SARIF report: %w", err)
 		}
 	}
 	if o.junit != "" {
-		if err := writeFile(o.junit, func(w io.Writer) error { return doctor.JUnit(w, rep) }); err != nil {
+		if err := fsutil.WriteAtomic(o.junit, func(w io.Writer) error { return doctor.JUnit(w, rep) }); err != nil {
 			return fmt.Errorf("write the JUnit report: %w", err)
 		}
 	}

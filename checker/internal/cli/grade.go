@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/racelab/racelab/checker/internal/class"
+	"github.com/racelab/racelab/checker/internal/fsutil"
 	"github.com/racelab/racelab/checker/internal/grade"
 	"github.com/racelab/racelab/checker/internal/runner"
 )
@@ -235,5 +236,5 @@ func writeReport(name string, fill func(io.Writer) error) error {
 		}
 		return f.Close()
 	}
-	return writeFile(name, fill)
+	return fsutil.WriteAtomic(name, fill)
 }

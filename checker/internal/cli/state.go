@@ -12,6 +12,7 @@ import (
 
 	"github.com/racelab/racelab/checker/internal/catalog"
 	"github.com/racelab/racelab/checker/internal/engine"
+	"github.com/racelab/racelab/checker/internal/fsutil"
 	"github.com/racelab/racelab/checker/internal/report"
 )
 
@@ -94,7 +95,7 @@ func updateProgress(root string, change func(*progress)) error {
 	if err != nil {
 		return err
 	}
-	return writeFile(progressPath(root), func(w io.Writer) error {
+	return fsutil.WriteAtomic(progressPath(root), func(w io.Writer) error {
 		_, err := w.Write(append(data, '\n'))
 		return err
 	})

@@ -1,8 +1,10 @@
 // Package fsutil copies parts of a repository, for the grader's scratch
-// trees, the benchmark's copy and the tests' copies.
+// trees, the benchmark's copy and the tests' copies, and writes files
+// atomically.
 package fsutil
 
 import (
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -45,4 +47,27 @@ func CopyFile(src, dst string) error {
 		return err
 	}
 	return os.WriteFile(dst, data, 0o644)
+}
+
+// WriteAtomic writes path through a temporary file in its folder, synced
+// and renamed into place only when fill succeeds: a reader, or a process
+// killed at any moment, sees the old file or the new one, whole.
+func WriteAtomic(path string, fill func(io.Writer) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".racelab-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := fill(tmp); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
