@@ -303,7 +303,10 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 
 	binRoot := filepath.Join(cache, hash(root+"\x00"+opts.Tags+"\x00"+getEnv(env, "GOEXPERIMENT")))
-	unlock, err := lockDir(binRoot)
+	if err := os.MkdirAll(binRoot, 0o755); err != nil {
+		return nil, err
+	}
+	unlock, err := engine.LockDir(binRoot)
 	if err != nil {
 		return nil, fmt.Errorf("lock the doctor's cache: %w", err)
 	}

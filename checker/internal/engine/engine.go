@@ -132,7 +132,7 @@ func (e *Engine) Run(ctx context.Context, jobs []Job) ([]Outcome, error) {
 	if err := os.MkdirAll(e.BinDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create %s: %w", e.BinDir, err)
 	}
-	unlock, err := lockDir(e.BinDir)
+	unlock, err := LockDir(e.BinDir)
 	if err != nil {
 		return nil, err
 	}
@@ -257,10 +257,10 @@ func (e *Engine) runOne(ctx context.Context, j Job, b runner.Built) Outcome {
 	return o
 }
 
-// lockDir takes an exclusive lock on dir, so two checkers sharing a build
+// LockDir takes an exclusive lock on dir, so two checkers sharing a build
 // directory (a watch and a run, say) take turns instead of overwriting each
 // other's binaries.
-func lockDir(dir string) (func(), error) {
+func LockDir(dir string) (func(), error) {
 	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", dir, err)

@@ -16,7 +16,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/racelab/racelab/checker/internal/catalog"
@@ -152,15 +151,11 @@ func Verify(ctx context.Context, base *engine.Engine, cat catalog.Catalog, labs 
 		if err := os.MkdirAll(variants, 0o755); err != nil {
 			return rep, err
 		}
-		lock, err := os.OpenFile(filepath.Join(variants, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+		unlock, err := engine.LockDir(variants)
 		if err != nil {
-			return rep, fmt.Errorf("lock %s: %w", variants, err)
+			return rep, err
 		}
-		defer lock.Close()
-		if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-			return rep, fmt.Errorf("lock %s: %w", variants, err)
-		}
-		defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+		defer unlock()
 	}
 	groups := []group{plain}
 	for k, subs := range rounds {
