@@ -226,54 +226,6 @@ func TestSubmittersShareRoom(t *testing.T) {
 	}
 }
 
-// TestPrintersAndSubmittersWait has printers wait for jobs on an empty
-// spool, then one submitter submit more jobs than the spool holds, so that
-// it waits for room while printers may still be waiting for jobs: taking a
-// job must wake a waiting submitter, whoever else waits beside it. Each
-// round is one chance for a printer to be woken in its place; there are
-// many rounds.
-func TestPrintersAndSubmittersWait(t *testing.T) {
-	for _, capacity := range []int{1, 2} {
-		for range 10 {
-			inBubble(t, func(t *testing.T) {
-				s := New(capacity)
-				defer done(s)
-				got := startPrinters(s, 2)
-				synctest.Wait()
-				jobs := capacity + 2 // one for each printer, and a full spool
-				submitted := make(chan int, 1)
-				go func() { // exits when its Submits return
-					nameGoroutine("submitter")
-					n := 0
-					for i := range jobs {
-						if s.Submit(job(i)) == nil {
-							n++
-						}
-					}
-					submitted <- n
-				}()
-				// A spool whose waiters poll gets a minute of fake time to
-				// notice; one whose waiters wait for good gets nowhere.
-				time.Sleep(time.Minute)
-				synctest.Wait()
-				select {
-				case n := <-submitted:
-					if n != jobs {
-						t.Fatalf("%d of %d Submits on an open spool returned nil; want all of them", n, jobs)
-					}
-				default:
-					taken := drain(got)
-					t.Fatalf("deadlock: 2 printers waited in Next on an empty spool of capacity %d and a submitter submitted %d jobs; %d printer(s) took one, and now the submitter waits for room that is there or will never come: %s. Want every job taken out to wake a waiting submitter, and a new job a waiting printer, even while both kinds wait on the spool",
-						capacity, jobs, len(taken), waitingIn(goroutines()))
-				}
-				if taken := drain(got); len(taken) != 2 {
-					t.Fatalf("%d of 2 waiting printers got a job after %d were submitted; want both", len(taken), jobs)
-				}
-			})
-		}
-	}
-}
-
 // TestCloseWakesEveryone closes spools while printers and submitters wait.
 func TestCloseWakesEveryone(t *testing.T) {
 	inBubble(t, func(t *testing.T) {
@@ -387,4 +339,52 @@ func TestBusySpool(t *testing.T) {
 			t.Errorf("printed jobs %v; want %v, each once", printed, want)
 		}
 	})
+}
+
+// TestPrintersAndSubmittersWait has printers wait for jobs on an empty
+// spool, then one submitter submit more jobs than the spool holds, so that
+// it waits for room while printers may still be waiting for jobs: taking a
+// job must wake a waiting submitter, whoever else waits beside it. Each
+// round is one chance for a printer to be woken in its place; there are
+// many rounds.
+func TestPrintersAndSubmittersWait(t *testing.T) {
+	for _, capacity := range []int{1, 2} {
+		for range 10 {
+			inBubble(t, func(t *testing.T) {
+				s := New(capacity)
+				defer done(s)
+				got := startPrinters(s, 2)
+				synctest.Wait()
+				jobs := capacity + 2 // one for each printer, and a full spool
+				submitted := make(chan int, 1)
+				go func() { // exits when its Submits return
+					nameGoroutine("submitter")
+					n := 0
+					for i := range jobs {
+						if s.Submit(job(i)) == nil {
+							n++
+						}
+					}
+					submitted <- n
+				}()
+				// A spool whose waiters poll gets a minute of fake time to
+				// notice; one whose waiters wait for good gets nowhere.
+				time.Sleep(time.Minute)
+				synctest.Wait()
+				select {
+				case n := <-submitted:
+					if n != jobs {
+						t.Fatalf("%d of %d Submits on an open spool returned nil; want all of them", n, jobs)
+					}
+				default:
+					taken := drain(got)
+					t.Fatalf("deadlock: 2 printers waited in Next on an empty spool of capacity %d and a submitter submitted %d jobs; %d printer(s) took one, and now the submitter waits for room that is there or will never come: %s. Want every job taken out to wake a waiting submitter, and a new job a waiting printer, even while both kinds wait on the spool",
+						capacity, jobs, len(taken), waitingIn(goroutines()))
+				}
+				if taken := drain(got); len(taken) != 2 {
+					t.Fatalf("%d of 2 waiting printers got a job after %d were submitted; want both", len(taken), jobs)
+				}
+			})
+		}
+	}
 }
